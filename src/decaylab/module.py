@@ -1,0 +1,109 @@
+"""The Lightning module that trains a job's K members in lockstep.
+
+One Lightning batch is a block of many mini-batches (Lightning's per-step
+hooks cost more than one mini-batch's arithmetic), applied with manual
+optimization inside training_step. Data stays on the device; metrics stay
+there until one transfer per epoch.
+"""
+
+import math
+from collections.abc import Callable
+
+import lightning.pytorch as L
+import torch
+from torch.utils.data import DataLoader
+
+from decaylab import instrument
+from decaylab.data import Splits, subset
+from decaylab.inits import init_network
+from decaylab.job import Job
+from decaylab.network import Hyper, StepStats, sgd_step
+
+# Receives (epoch, names, values) with values a (K, len(names)) float64 tensor on the CPU.
+Recorder = Callable[[int, list[tuple[str, str]], torch.Tensor], None]
+
+
+class EnsembleModule(L.LightningModule):
+    def __init__(self, job: Job, splits: Splits, record: Recorder):
+        super().__init__()
+        self.automatic_optimization = False
+        self.job, self.record = job, record
+        dtype = getattr(torch, job.dtype)
+        train_x, train_y = subset(splits.train_x, splits.train_y, job.train_size, job.data_seed)
+        val_x, val_y = subset(splits.val_x, splits.val_y, job.validation_size, job.data_seed + 1)
+        self.n = len(train_x)
+        if job.m > self.n:
+            raise ValueError(f"m: {job.m} exceeds the training-set size n={self.n}")
+        self.sizes = [train_x.shape[1], *job.hidden, int(splits.train_y.max()) + 1]
+        self.steps = [(lo, min(lo + job.m, self.n)) for lo in range(0, self.n, job.m)]
+        nets = [init_network(self.sizes, mb.init, mb.init_seed()) for mb in job.members]
+        for i in range(len(self.sizes) - 1):
+            self.register_buffer(f"w{i}", torch.stack([ws[i] for ws, _ in nets]).to(dtype))
+            self.register_buffer(f"b{i}", torch.stack([bs[i] for _, bs in nets]).to(dtype))
+        tensors = {
+            "train_x": train_x, "train_y": train_y, "val_x": val_x, "val_y": val_y,
+            "test_x": splits.test_x, "test_y": splits.test_y,
+        }
+        for key, arr in tensors.items():
+            t = torch.from_numpy(arr)
+            self.register_buffer(key, t.to(dtype) if t.is_floating_point() else t, persistent=False)
+        self.register_buffer("train_onehot", torch.nn.functional.one_hot(self.train_y, self.sizes[-1]).to(dtype),
+                             persistent=False)
+        self.register_buffer("dead", (self.train_x == 0).all(0), persistent=False)
+        self.register_buffer("eta", torch.tensor([mb.eta for mb in job.members], dtype=dtype), persistent=False)
+        self.register_buffer("lam", torch.tensor([mb.lam for mb in job.members], dtype=dtype), persistent=False)
+        self.shufflers = [torch.Generator().manual_seed(mb.shuffle_seed()) for mb in job.members]
+
+    @property
+    def weights(self) -> list[torch.Tensor]:
+        return [getattr(self, f"w{i}") for i in range(len(self.sizes) - 1)]
+
+    @property
+    def biases(self) -> list[torch.Tensor]:
+        return [getattr(self, f"b{i}") for i in range(len(self.sizes) - 1)]
+
+    def configure_optimizers(self):
+        return None
+
+    def train_dataloader(self):
+        blocks = math.ceil(len(self.steps) / self.job.block_steps)
+        return DataLoader(range(blocks), batch_size=None)
+
+    def on_train_start(self):
+        self.hyper = Hyper(self.eta, self.lam, self.n)
+        self.sizes_now = instrument.weight_sizes(self.weights, self.dead)
+        self._emit(0, {**self.sizes_now, **self._evaluate()})
+
+    def on_train_epoch_start(self):
+        perms = [torch.randperm(self.n, generator=g) for g in self.shufflers]
+        self.perm = torch.stack(perms).to(self.device)
+        self.start = [w.clone() for w in self.weights]
+        self.stats = StepStats.zeros_like(self.weights) if self.job.instrument else None
+
+    def training_step(self, block, batch_idx):
+        per_block = self.job.block_steps
+        for lo, hi in self.steps[block * per_block : (block + 1) * per_block]:
+            idx = self.perm[:, lo:hi]
+            sgd_step(self.weights, self.biases, self.train_x[idx], self.train_onehot[idx], self.hyper, self.stats)
+
+    def on_train_epoch_end(self):
+        sizes = instrument.weight_sizes(self.weights, self.dead)
+        metrics = {**sizes, **self._evaluate()}
+        metrics.update(instrument.shrink_controls(self.sizes_now, sizes, self.eta, self.lam, self.n, self.job.m))
+        if self.stats is not None:
+            metrics.update(instrument.step_split(self.start, self.weights, self.stats, self.hyper.f))
+        self.sizes_now = sizes
+        self._emit(self.current_epoch + 1, metrics)
+
+    def _evaluate(self) -> instrument.Metrics:
+        w, b = self.weights, self.biases
+        out = instrument.probe_saturation(w, b, self.train_x[: self.job.probe_size])
+        for split, x, y in (("train", self.train_x, self.train_y), ("validation", self.val_x, self.val_y),
+                            ("test", self.test_x, self.test_y)):
+            out.update(instrument.cost_and_accuracy(w, b, self.lam, x, y, split))
+        return out
+
+    def _emit(self, epoch: int, metrics: instrument.Metrics):
+        names = list(metrics)
+        values = torch.stack([metrics[k].to(torch.float64) for k in names], dim=1).cpu()  # the epoch's one sync
+        self.record(epoch, names, values)

@@ -1,0 +1,121 @@
+"""MLflow tracking: the store, race-free experiment setup, and one run per member.
+
+The default store is an embedded SQLite file (sqlite:///mlflow.db), overridden
+by MLFLOW_TRACKING_URI (a tracking server on a cluster). MLflow's ./mlruns
+file store is never used. Metrics go out once per epoch in one batch call.
+"""
+
+import fcntl
+import os
+import socket
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlparse
+
+DEFAULT_URI = "sqlite:///mlflow.db"
+RUN_DIR_TAG = "decaylab.out"
+
+
+class TrackingError(RuntimeError):
+    """The tracking store cannot be reached or used; the message says which and why."""
+
+
+def tracking_uri() -> str:
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
+    scheme = urlparse(uri).scheme
+    if scheme in ("", "file"):
+        raise TrackingError(f"MLFLOW_TRACKING_URI={uri!r}: MLflow's file store is not supported; "
+                            f"use {DEFAULT_URI} or an http(s):// tracking server.")
+    return uri
+
+
+def check_reachable(uri: str, timeout: float = 5.0) -> None:
+    """Fail at once, with the address, when an http(s) tracking server does not answer."""
+    parsed = urlparse(uri)
+    if parsed.scheme not in ("http", "https"):
+        return
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        socket.create_connection((parsed.hostname, port), timeout=timeout).close()
+    except OSError as exc:
+        raise TrackingError(f"MLflow tracking server {uri} is unreachable ({exc}); start it or fix "
+                            "MLFLOW_TRACKING_URI. Nothing was trained.") from exc
+
+
+@contextmanager
+def _first_use_lock(uri: str):
+    """Serialize first use of a SQLite store: parallel alembic migrations corrupt a new database."""
+    parsed = urlparse(uri)
+    if parsed.scheme != "sqlite":
+        yield
+        return
+    db = Path(uri.removeprefix("sqlite:///"))
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with open(f"{db}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def client_and_experiment(name: str):
+    """An MlflowClient on the configured store and the id of experiment `name`, created once."""
+    uri = tracking_uri()
+    check_reachable(uri)
+    from mlflow.tracking import MlflowClient
+
+    with _first_use_lock(uri):
+        client = MlflowClient(tracking_uri=uri)
+        experiment = client.get_experiment_by_name(name)
+        if experiment is not None:
+            return client, experiment.experiment_id
+        try:
+            return client, client.create_experiment(name, artifact_location=_artifact_location(uri, name))
+        except Exception:  # another process (e.g. behind a server) created it first
+            experiment = client.get_experiment_by_name(name)
+            if experiment is None:
+                raise
+            return client, experiment.experiment_id
+
+
+def _artifact_location(uri: str, name: str) -> str | None:
+    """Artifacts of a SQLite store go beside the database (mlartifacts/), never into ./mlruns."""
+    if urlparse(uri).scheme != "sqlite":
+        return None  # the tracking server decides
+    return (Path(uri.removeprefix("sqlite:///")).resolve().parent / "mlartifacts" / name).as_uri()
+
+
+def reap_stale(client, experiment_id: str, out: str) -> None:
+    """Mark KILLED any run for this output folder left RUNNING by a process that died (SIGKILL)."""
+    stale = client.search_runs(
+        [experiment_id], filter_string=f"tags.`{RUN_DIR_TAG}` = '{out}' and attributes.status = 'RUNNING'")
+    for run in stale:
+        client.set_terminated(run.info.run_id, status="KILLED")
+
+
+class MemberRun:
+    """One member's MLflow run: params and tags at start, a metric batch per epoch, a final status."""
+
+    def __init__(self, client, experiment_id: str, name: str, params: dict, tags: dict):
+        from mlflow.entities import Param
+
+        self.client = client
+        self.run_id = client.create_run(experiment_id, run_name=name, tags=tags).info.run_id
+        client.log_batch(self.run_id, params=[Param(k, str(v)) for k, v in params.items()])
+
+    def log_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        batch = [Metric(k, v, now, epoch) for k, v in metrics.items()]
+        for lo in range(0, len(batch), 1000):  # MLflow's limit per batch call
+            self.client.log_batch(self.run_id, metrics=batch[lo : lo + 1000])
+
+    def finish(self, status: str, artifact: Path | None = None, tags: dict | None = None) -> None:
+        for key, value in (tags or {}).items():
+            self.client.set_tag(self.run_id, key, value)
+        if artifact is not None:
+            self.client.log_artifact(self.run_id, str(artifact))
+        self.client.set_terminated(self.run_id, status=status)

@@ -1,0 +1,207 @@
+"""Run one training job: `python -m decaylab.train --help`.
+
+A job trains K members (one per init/lam/eta/seed) as one ensemble and writes,
+per member, <out>/metrics.parquet (one row per epoch x layer x metric) and
+<out>/run.json (resolved config, final figures, provenance), both atomically,
+and one MLflow run.
+"""
+
+import argparse
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from decaylab.atomic import atomic_path, write_text
+from decaylab.job import Job, Member, config_hash
+
+DEFAULT_CACHE = Path(os.environ.get("DECAYLAB_CACHE", Path.home() / ".cache" / "decaylab"))
+
+
+class JobKilled(Exception):
+    """Raised in the job on SIGTERM/SIGINT so its MLflow runs end KILLED."""
+
+
+def _raise_killed(signum, frame):
+    raise JobKilled(signal.Signals(signum).name)
+
+
+def git_commit() -> str | None:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
+                              cwd=Path(__file__).parent).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def load_splits(job: Job):
+    from decaylab import data
+
+    path = Path(job.data_file) if job.data_file else DEFAULT_CACHE / f"{job.dataset}.npz"
+    if not path.exists():
+        data.prepare(job.dataset, DEFAULT_CACHE, path)
+    return data.load_prepared(path)
+
+
+class MemberRecords:
+    """Collects one member's tidy metric rows and mirrors each epoch to its MLflow run."""
+
+    def __init__(self, member: Member, run):
+        self.member, self.run, self.rows = member, run, []
+        self.diverged_epoch: int | None = None
+
+    def add(self, epoch: int, names, values: np.ndarray) -> None:
+        self.rows.extend((epoch, layer, metric, float(v)) for (layer, metric), v in zip(names, values))
+        if self.diverged_epoch is None and not np.isfinite(values).all():
+            self.diverged_epoch = epoch
+        self.run.log_epoch(epoch, {f"{layer}/{metric}": float(v) if math.isfinite(v) else float("nan")
+                                   for (layer, metric), v in zip(names, values)})
+
+    def final(self) -> dict[str, float]:
+        last = max(r[0] for r in self.rows)
+        return {f"{layer}/{metric}": v for epoch, layer, metric, v in self.rows if epoch == last}
+
+
+def run_job(job: Job) -> list[dict]:
+    """Train the job's members; write their outputs and MLflow runs. Returns the run.json contents."""
+    import pandas as pd
+    import torch
+
+    from decaylab import tracking
+
+    torch.set_num_threads(job.threads)
+    client, experiment_id = tracking.client_and_experiment(job.experiment)
+    splits = load_splits(job)
+    started = time.time()
+    commit = git_commit()
+    records = []
+    for mb in job.members:
+        tracking.reap_stale(client, experiment_id, mb.out)
+        config = job.member_config(mb)
+        tags = {**job.tags, tracking.RUN_DIR_TAG: mb.out, "decaylab.cell": mb.cell, "decaylab.study": job.study,
+                "decaylab.config_hash": config_hash(config), "git_commit": commit or "unknown"}
+        if job.parent_run_id:
+            tags["mlflow.parentRunId"] = job.parent_run_id
+        run = tracking.MemberRun(client, experiment_id, mb.cell or mb.out, config, tags)
+        records.append(MemberRecords(mb, run))
+    old_handlers = {s: signal.signal(s, _raise_killed) for s in (signal.SIGTERM, signal.SIGINT)}
+    status = "FAILED"
+    try:
+        trainer, module = _fit(job, splits, records)
+        status = "FINISHED"
+    except JobKilled:
+        status = "KILLED"
+        raise
+    finally:
+        for s, h in old_handlers.items():
+            signal.signal(s, h)
+        if status != "FINISHED":
+            for rec in records:
+                rec.run.finish(status)
+    wall = time.time() - started
+    results = []
+    for rec in records:
+        out = Path(rec.member.out)
+        table = pd.DataFrame(rec.rows, columns=["epoch", "layer", "metric", "value"])
+        with atomic_path(out / "metrics.parquet") as tmp:
+            table.to_parquet(tmp, index=False)
+        summary = {
+            "config": job.member_config(rec.member),
+            "cell": rec.member.cell,
+            "n": module.n,
+            "sizes": module.sizes,
+            "final": rec.final(),
+            "diverged": rec.diverged_epoch is not None,
+            "diverged_epoch": rec.diverged_epoch,
+            "wall_time_s": round(wall, 3),
+            "members_in_job": len(job.members),
+            "device": str(module.device),
+            "versions": {p: version(p) for p in ("torch", "lightning", "mlflow", "numpy", "pandas")},
+            "git_commit": commit,
+            "config_hash": config_hash(job.member_config(rec.member)),
+            "mlflow_run_id": rec.run.run_id,
+            "mlflow_experiment": job.experiment,
+        }
+        rec.run.finish("FINISHED", artifact=out / "metrics.parquet",
+                       tags={"decaylab.diverged": str(summary["diverged"]).lower()})
+        write_text(out / "run.json", json.dumps(summary, indent=2, allow_nan=True) + "\n")
+        results.append(summary)
+    return results
+
+
+def _fit(job: Job, splits, records: list[MemberRecords]):
+    import lightning.pytorch as L
+
+    from decaylab.module import EnsembleModule
+
+    def record(epoch, names, values):
+        for rec, row in zip(records, values.numpy()):
+            rec.add(epoch, names, row)
+
+    module = EnsembleModule(job, splits, record)
+    trainer = L.Trainer(accelerator=job.accelerator, devices=1, max_epochs=job.epochs, logger=False,
+                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                        num_sanity_val_steps=0, limit_val_batches=0)
+    trainer.fit(module)
+    return trainer, module
+
+
+def parse_args(argv=None) -> Job:
+    p = argparse.ArgumentParser(prog="python -m decaylab.train", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--job", type=Path, help="YAML/JSON job file (shared keys plus a `members` list); "
+                   "overrides every other flag")
+    p.add_argument("--dataset", default="synthetic", help="mnist, fashion-mnist, mnist-5k or synthetic")
+    p.add_argument("--hidden", type=int, nargs="+", default=[30], help="hidden-layer widths")
+    p.add_argument("--init", default="standard", help="standard (N(0,1)) or scaled (N(0,1/n_in))")
+    p.add_argument("--lam", type=float, default=0.0, help="L2 rate lambda")
+    p.add_argument("--eta", type=float, default=0.5, help="learning rate")
+    p.add_argument("--m", type=int, default=10, help="mini-batch size")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--seed", type=int, nargs="+", default=[0], help="one or more seeds (one member each)")
+    p.add_argument("--train-size", type=int, help="seeded subset of the training set (n)")
+    p.add_argument("--validation-size", type=int)
+    p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    p.add_argument("--accelerator", default="auto", help="Lightning accelerator: auto, cpu, gpu")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--experiment", default="decaylab", help="MLflow experiment name")
+    p.add_argument("--out", type=Path, default=Path("results/runs/manual"),
+                   help="output folder; with several seeds, one subfolder seed~S each")
+    args = p.parse_args(argv)
+    if args.job:
+        return Job.from_dict(yaml.safe_load(args.job.read_text()))
+    members = tuple(
+        Member(args.init, args.lam, args.eta, s,
+               str(args.out / f"seed~{s}") if len(args.seed) > 1 else str(args.out))
+        for s in args.seed)
+    return Job(dataset=args.dataset, hidden=tuple(args.hidden), m=args.m, epochs=args.epochs, members=members,
+               train_size=args.train_size, validation_size=args.validation_size, dtype=args.dtype,
+               accelerator=args.accelerator, threads=args.threads, experiment=args.experiment)
+
+
+def main(argv=None) -> int:
+    from decaylab.data import DataError
+    from decaylab.tracking import TrackingError
+
+    try:
+        job = parse_args(argv)
+        run_job(job)
+    except (ValueError, DataError, TrackingError) as exc:
+        print(f"decaylab.train: error: {exc}", file=sys.stderr)
+        return 2
+    except JobKilled as exc:
+        print(f"decaylab.train: killed by {exc}", file=sys.stderr)
+        return 143
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
