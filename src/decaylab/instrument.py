@@ -51,14 +51,10 @@ def step_split(start: list[torch.Tensor], end: list[torch.Tensor], stats: StepSt
         name = layer_name(i)
         norm0, norm1 = (torch.linalg.vector_norm(w, dim=(1, 2)) for w in (w0, w1))
         disp_decay = (f - 1).view(-1, 1, 1) * stats.w_sum[i]
-        out[name, "decay"] = stats.decay[i]
-        out[name, "drift"] = stats.drift[i]
-        out[name, "noise"] = stats.noise[i]
+        out.update({(name, key): value for key, value in stats.parts(i, f).items()})
         out[name, "dS"] = norm1.square() - norm0.square()
         out[name, "disp_decay"] = torch.linalg.vector_norm(disp_decay, dim=(1, 2))
         out[name, "disp_grad"] = torch.linalg.vector_norm(w1 - w0 - disp_decay, dim=(1, 2))
-        out[name, "steplen_decay"] = stats.step_decay[i]
-        out[name, "steplen_grad"] = stats.step_grad[i]
         out[name, "shrink"] = norm1 / norm0
     return out
 

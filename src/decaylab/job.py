@@ -44,6 +44,7 @@ class Job:
     probe_size: int = 1000
     dtype: str = "float32"
     instrument: bool = True
+    gradient: bool = True  # False: a pure-decay control, weights follow the decay part alone
     accelerator: str = "auto"
     threads: int = 1
     block_steps: int = 500

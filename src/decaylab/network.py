@@ -7,8 +7,6 @@ with C_x the cross-entropy summed over the output units. Tensors carry the
 member as their leading dimension: weights (K, n_out, n_in), biases (K, n_out).
 """
 
-from dataclasses import dataclass, field
-
 import torch
 import torch.nn.functional as F
 
@@ -30,30 +28,28 @@ def cross_entropy(z_out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(z_out, y.expand_as(z_out), reduction="none").sum(-1).mean(-1)
 
 
-@dataclass
 class StepStats:
-    """Per-layer sums over the steps of an epoch, each (K,) unless said.
+    """Per-layer sums over the steps of an epoch, for the decomposition of the change of S = |W|^2.
 
-    With W' = f W - eta g and S = |W|^2 the change of S splits exactly into
-    decay (f^2 - 1) S, drift -2 f eta <W, g> and noise eta^2 |g|^2.
-    step_decay and step_grad sum the per-step displacement norms; w_sum sums
-    W over the steps (K, n_out, n_in), which gives the summed decay displacement.
+    With W' = f W - eta g: dS = (f^2 - 1) S [decay] - 2 f eta <W, g> [drift] + eta^2 |g|^2 [noise].
+    f is constant over an epoch, so each step only adds S, |W|, eta <W, g>, |eta g|^2 and |eta g|
+    (one (5, K) tensor per layer) and W itself (for the summed decay displacement).
     """
 
-    decay: list[torch.Tensor] = field(default_factory=list)
-    drift: list[torch.Tensor] = field(default_factory=list)
-    noise: list[torch.Tensor] = field(default_factory=list)
-    step_decay: list[torch.Tensor] = field(default_factory=list)
-    step_grad: list[torch.Tensor] = field(default_factory=list)
-    w_sum: list[torch.Tensor] = field(default_factory=list)
+    def __init__(self, weights: list[torch.Tensor]):
+        self.sums = [torch.zeros(5, w.shape[0], dtype=w.dtype, device=w.device) for w in weights]
+        self.w_sum = [torch.zeros_like(w) for w in weights]
 
-    @classmethod
-    def zeros_like(cls, weights: list[torch.Tensor]) -> "StepStats":
-        def per_member():
-            return [torch.zeros(w.shape[0], dtype=w.dtype, device=w.device) for w in weights]
+    def add(self, i: int, w: torch.Tensor, w_dot_step: torch.Tensor, step_sq: torch.Tensor) -> None:
+        norm = torch.linalg.vector_norm(w, dim=(1, 2))
+        self.sums[i].add_(torch.stack([norm * norm, norm, w_dot_step, step_sq, step_sq.sqrt()]))
+        self.w_sum[i].add_(w)
 
-        return cls(per_member(), per_member(), per_member(), per_member(), per_member(),
-                   [torch.zeros_like(w) for w in weights])
+    def parts(self, i: int, f: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Layer i's epoch sums: decay, drift, noise and the summed per-step displacement lengths."""
+        s, norm, w_dot_step, step_sq, step_len = self.sums[i]
+        return {"decay": (f * f - 1) * s, "drift": -2 * f * w_dot_step, "noise": step_sq,
+                "steplen_decay": (1 - f) * norm, "steplen_grad": step_len}
 
 
 class Hyper:
@@ -77,34 +73,22 @@ def sgd_step(weights, biases, x, y, hyper: Hyper, stats: StepStats | None = None
         for w in weights:
             w.mul_(hyper.f3)
         return
-    zs, acts = forward(weights, biases, x)
-    deltas = [acts[-1] - y]
+    acts, zws = [x], []  # zws: W a without the bias, reused by the instrumentation
+    for w, b in zip(weights, biases):
+        zws.append(torch.bmm(acts[-1], w.transpose(1, 2)))
+        acts.append(torch.sigmoid(zws[-1] + b.unsqueeze(1)))
+    # Output error of the book's cost, pre-scaled by eta/m_b so that eta*g = d^T a for every layer.
+    deltas = [(acts[-1] - y) * (hyper.eta / x.shape[1]).view(-1, 1, 1)]
     for w, a in zip(reversed(weights[1:]), reversed(acts[1:-1])):
-        deltas.insert(0, torch.bmm(deltas[0], w) * a * (1 - a))
-    scale = (hyper.eta / x.shape[1]).view(-1, 1, 1)
-    for i, (w, b) in enumerate(zip(weights, biases)):
-        d = deltas[i] * scale  # eta/m_b * delta, so eta*g = d^T a
-        a_in = acts[i]
+        deltas.insert(0, torch.bmm(deltas[0], w) * (a - a * a))
+    for i, (w, b, d, a_in) in enumerate(zip(weights, biases, deltas, acts)):
         if stats is not None:
-            _record(stats, i, w, b, zs[i], a_in, d, hyper)
+            # <W, eta g> = sum_x d_x . (W a_x); |eta g|^2 = sum of (d d^T) * (A A^T) over m x m Gram matrices.
+            w_dot_step = (d * zws[i]).sum((1, 2))
+            step_sq = (torch.bmm(d, d.transpose(1, 2)) * torch.bmm(a_in, a_in.transpose(1, 2))).sum((1, 2))
+            stats.add(i, w, w_dot_step, step_sq)
         if hyper.shared_f is not None:
             w.baddbmm_(d.transpose(1, 2), a_in, beta=hyper.shared_f, alpha=-1)
         else:
             w.mul_(hyper.f3).baddbmm_(d.transpose(1, 2), a_in, alpha=-1)
         b.sub_(d.sum(1))
-
-
-def _record(stats: StepStats, i: int, w, b, z, a_in, d, hyper: Hyper):
-    """Add one step's decomposition of layer i to the epoch sums (before W changes)."""
-    s = torch.linalg.vector_norm(w, dim=(1, 2)).square()
-    # <W, eta g> = sum_x d_x . (W a_x) = sum_x d_x . (z_x - b): no pass over W needed.
-    w_dot_step = (d * (z - b.unsqueeze(1))).sum((1, 2))
-    # |eta g|^2 = |d^T A|^2 = sum of (d d^T) * (A A^T) over the m x m Gram matrices.
-    step_sq = (torch.bmm(d, d.transpose(1, 2)) * torch.bmm(a_in, a_in.transpose(1, 2))).sum((1, 2))
-    f = hyper.f
-    stats.decay[i] += (f * f - 1) * s
-    stats.drift[i] += -2 * f * w_dot_step
-    stats.noise[i] += step_sq
-    stats.step_decay[i] += (1 - f) * s.sqrt()
-    stats.step_grad[i] += step_sq.clamp_min(0).sqrt()
-    stats.w_sum[i] += w

@@ -26,12 +26,19 @@ from decaylab.job import Job, Member, config_hash
 DEFAULT_CACHE = Path(os.environ.get("DECAYLAB_CACHE", Path.home() / ".cache" / "decaylab"))
 
 
-class JobKilled(Exception):
-    """Raised in the job on SIGTERM/SIGINT so its MLflow runs end KILLED."""
+class JobKilled(KeyboardInterrupt):
+    """SIGTERM/SIGINT reached the job; raised as an interrupt so no library swallows it."""
 
 
-def _raise_killed(signum, frame):
-    raise JobKilled(signal.Signals(signum).name)
+class _StopSignal:
+    """Signal handler that records the signal and interrupts the job."""
+
+    def __init__(self):
+        self.received: str | None = None
+
+    def __call__(self, signum, frame):
+        self.received = signal.Signals(signum).name
+        raise JobKilled(self.received)
 
 
 def git_commit() -> str | None:
@@ -92,13 +99,16 @@ def run_job(job: Job) -> list[dict]:
             tags["mlflow.parentRunId"] = job.parent_run_id
         run = tracking.MemberRun(client, experiment_id, mb.cell or mb.out, config, tags)
         records.append(MemberRecords(mb, run))
-    old_handlers = {s: signal.signal(s, _raise_killed) for s in (signal.SIGTERM, signal.SIGINT)}
+    stop = _StopSignal()
+    old_handlers = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
     status = "FAILED"
     try:
-        trainer, module = _fit(job, splits, records)
+        module = fit_ensemble(job, splits, _recorder(records))
         status = "FINISHED"
-    except JobKilled:
-        status = "KILLED"
+    except BaseException as exc:  # Lightning turns interrupts into SystemExit
+        if stop.received:
+            status = "KILLED"
+            raise JobKilled(stop.received) from exc
         raise
     finally:
         for s, h in old_handlers.items():
@@ -137,21 +147,26 @@ def run_job(job: Job) -> list[dict]:
     return results
 
 
-def _fit(job: Job, splits, records: list[MemberRecords]):
-    import lightning.pytorch as L
-
-    from decaylab.module import EnsembleModule
-
+def _recorder(records: list[MemberRecords]):
     def record(epoch, names, values):
         for rec, row in zip(records, values.numpy()):
             rec.add(epoch, names, row)
+
+    return record
+
+
+def fit_ensemble(job: Job, splits, record):
+    """Train all members with Lightning; `record(epoch, names, values)` receives each epoch's metrics."""
+    import lightning.pytorch as L
+
+    from decaylab.module import EnsembleModule
 
     module = EnsembleModule(job, splits, record)
     trainer = L.Trainer(accelerator=job.accelerator, devices=1, max_epochs=job.epochs, logger=False,
                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
                         num_sanity_val_steps=0, limit_val_batches=0)
     trainer.fit(module)
-    return trainer, module
+    return module
 
 
 def parse_args(argv=None) -> Job:

@@ -1,0 +1,109 @@
+"""Seconds per network-epoch of the book network (784-30-10, m=10, n=50,000), one CPU thread.
+
+Prints, measured in this one run: a plain hand-written-backprop loop written here
+(no autograd, no framework), the decaylab job (Lightning, evaluation and
+instrumentation included) at K = 1 and as ensembles of K members with
+independent shuffles, their ratios to the plain loop, and the fraction of
+this machine's one-thread sgemm FLOP bound each reaches.
+
+    python benchmarks/speed.py [--ks 1 4 16 64] [--epochs 2]
+"""
+
+import argparse
+import math
+import resource
+import time
+
+import numpy as np
+import torch
+
+from decaylab.data import Splits
+from decaylab.job import Job, Member
+from decaylab.train import fit_ensemble
+
+SIZES = [784, 30, 10]
+N, M = 50_000, 10
+# forward and weight gradients on every layer, deltas back through all but the first
+FLOP_PER_STEP = 2 * M * (2 * sum(a * b for a, b in zip(SIZES[:-1], SIZES[1:])) + SIZES[1] * SIZES[2])
+
+
+def book_like_data() -> Splits:
+    """MNIST-shaped data: 60k x 784 in [0, 1] with an always-zero border, 10 classes (content barely matters)."""
+    rng = np.random.default_rng(0)
+    x = rng.random((70_000, 784), dtype=np.float32)
+    x[:, :60] = 0
+    y = rng.integers(0, 10, 70_000)
+    return Splits(x[:50_000], y[:50_000], x[50_000:60_000], y[50_000:60_000], x[60_000:], y[60_000:])
+
+
+def sgemm_gflops() -> float:
+    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+    a @ b
+    reps, t0 = 20, time.perf_counter()
+    for _ in range(reps):
+        a @ b
+    return 2 * 1024**3 * reps / (time.perf_counter() - t0) / 1e9
+
+
+def plain_loop_epoch(data: Splits, eta=0.5, lam=5.0) -> float:
+    """One epoch of the book's update, hand-written backprop, plain tensors; returns seconds."""
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.from_numpy(data.train_x), torch.nn.functional.one_hot(torch.from_numpy(data.train_y), 10).float()
+    w1, b1 = torch.randn(30, 784, generator=g), torch.randn(30, generator=g)
+    w2, b2 = torch.randn(10, 30, generator=g), torch.randn(10, generator=g)
+    f = 1 - eta * lam / N
+    t0 = time.perf_counter()
+    perm = torch.randperm(N, generator=g)
+    for lo in range(0, N, M):
+        idx = perm[lo : lo + M]
+        xb, yb = x[idx], y[idx]
+        a1 = torch.sigmoid(torch.addmm(b1, xb, w1.T))
+        a2 = torch.sigmoid(torch.addmm(b2, a1, w2.T))
+        d2 = (a2 - yb) * (eta / len(idx))
+        d1 = (d2 @ w2) * a1 * (1 - a1)
+        w2.mul_(f).addmm_(d2.T, a1, alpha=-1)
+        b2.sub_(d2.sum(0))
+        w1.mul_(f).addmm_(d1.T, xb, alpha=-1)
+        b1.sub_(d1.sum(0))
+    return time.perf_counter() - t0
+
+
+def job_epoch_seconds(data: Splits, k: int, epochs: int, instrument: bool) -> float:
+    """Per-epoch time of the decaylab job with K members: (T(1 + epochs) - T(1)) / epochs, wall clock."""
+    def run(e):
+        members = tuple(Member("standard", 5.0, 0.5, s, f"k{s}") for s in range(k))
+        job = Job(dataset="bench", hidden=(30,), m=M, epochs=e, members=members, accelerator="cpu",
+                  instrument=instrument)
+        t0 = time.perf_counter()
+        fit_ensemble(job, data, lambda *a: None)
+        return time.perf_counter() - t0
+
+    run(1)  # warm-up: one-time imports and allocations
+    return (run(1 + epochs) - run(1)) / epochs
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--ks", type=int, nargs="+", default=[1, 4, 16, 64])
+    p.add_argument("--epochs", type=int, default=2, help="timed epochs per variant")
+    args = p.parse_args()
+    torch.set_num_threads(1)
+    data = book_like_data()
+    gflops = sgemm_gflops()
+    bound = FLOP_PER_STEP * math.ceil(N / M) / (gflops * 1e9)
+    plain = min(plain_loop_epoch(data) for _ in range(2))
+    print(f"one-thread sgemm: {gflops:.1f} GFLOP/s -> bound {bound:.3f} s per network-epoch "
+          f"({FLOP_PER_STEP / 1e6:.2f} MFLOP per step)")
+    print(f"{'variant':34s} {'s/net-epoch':>11s} {'vs plain':>9s} {'of bound':>9s}")
+    print(f"{'plain hand-written loop (K=1)':34s} {plain:11.3f} {1.0:9.2f} {bound / plain:9.1%}")
+    for instrument in (True, False):
+        for k in args.ks:
+            per_net = job_epoch_seconds(data, k, args.epochs, instrument) / k
+            label = f"decaylab job K={k}" + ("" if instrument else ", instrumentation off")
+            print(f"{label:34s} {per_net:11.3f} {per_net / plain:9.2f} {bound / per_net:9.1%}", flush=True)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak resident memory of this process: {peak_mb:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

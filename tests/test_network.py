@@ -1,0 +1,123 @@
+"""The update rule and its per-step decomposition, against hand computations in float64."""
+
+import math
+
+import torch
+
+from decaylab.inits import init_network
+from decaylab.network import Hyper, StepStats, forward, sgd_step
+
+torch.manual_seed(0)
+
+
+def _ensemble(sizes, seeds, init="standard"):
+    nets = [init_network(sizes, init, s) for s in seeds]
+    weights = [torch.stack([w[i] for w, _ in nets]) for i in range(len(sizes) - 1)]
+    biases = [torch.stack([b[i] for _, b in nets]) for i in range(len(sizes) - 1)]
+    return weights, biases
+
+
+def _batch(k, m, n_in, n_out, gen):
+    x = torch.rand(k, m, n_in, generator=gen, dtype=torch.float64)
+    y = torch.nn.functional.one_hot(torch.randint(0, n_out, (k, m), generator=gen), n_out).double()
+    return x, y
+
+
+def _book_step(w_list, b_list, x, y, eta, lam, n):
+    """The book's rule with gradients from autograd on the book's cost, one member."""
+    ws = [w.clone().requires_grad_() for w in w_list]
+    bs = [b.clone().requires_grad_() for b in b_list]
+    a = x
+    for w, b in zip(ws, bs):
+        a = torch.sigmoid(a @ w.T + b)
+    cost_sum = -(y * torch.log(a) + (1 - y) * torch.log(1 - a)).sum()  # sum over x of C_x
+    cost_sum.backward()
+    m = x.shape[0]
+    new_w = [(1 - eta * lam / n) * w.detach() - eta / m * w.grad for w in ws]
+    new_b = [b.detach() - eta / m * b.grad for b in bs]
+    return new_w, new_b
+
+
+def test_one_step_matches_book_formula():
+    sizes, n = [12, 7, 5, 4], 1000
+    weights, biases = _ensemble(sizes, [1, 2, 3])
+    eta = torch.tensor([0.5, 0.1, 2.0], dtype=torch.float64)
+    lam = torch.tensor([5.0, 0.0, 50.0], dtype=torch.float64)
+    x, y = _batch(3, 10, 12, 4, torch.Generator().manual_seed(9))
+    expected = [_book_step([w[k] for w in weights], [b[k] for b in biases], x[k], y[k], float(eta[k]),
+                           float(lam[k]), n) for k in range(3)]
+    sgd_step(weights, biases, x, y, Hyper(eta, lam, n))
+    for k, (ew, eb) in enumerate(expected):
+        for i in range(3):
+            torch.testing.assert_close(weights[i][k], ew[i], rtol=0, atol=1e-12)
+            torch.testing.assert_close(biases[i][k], eb[i], rtol=0, atol=1e-12)
+
+
+def test_shared_factor_path_equals_per_member_path():
+    """The fused single-pass update (all members share f) matches the general one."""
+    sizes, n = [12, 7, 4], 500
+    x, y = _batch(2, 10, 12, 4, torch.Generator().manual_seed(3))
+    results = []
+    for fused in (True, False):
+        w, b = _ensemble(sizes, [4, 5])
+        hyper = Hyper(torch.tensor([0.5, 0.5], dtype=torch.float64), torch.tensor([1.0, 1.0], dtype=torch.float64), n)
+        assert hyper.shared_f is not None
+        if not fused:
+            hyper.shared_f = None
+        sgd_step(w, b, x, y, hyper)
+        results.append(w)
+    assert Hyper(torch.tensor([0.5, 0.5]), torch.tensor([1.0, 2.0]), n).shared_f is None
+    for a, c in zip(*results):
+        torch.testing.assert_close(a, c, rtol=0, atol=1e-14)
+
+
+def test_decomposition_adds_up_every_step():
+    sizes, n = [20, 9, 6, 4], 300
+    weights, biases = _ensemble(sizes, [7, 8], init="scaled")
+    hyper = Hyper(torch.tensor([0.5, 2.0], dtype=torch.float64), torch.tensor([5.0, 0.3], dtype=torch.float64), n)
+    gen = torch.Generator().manual_seed(1)
+    for _ in range(25):
+        stats = StepStats(weights)
+        before = [w.clone() for w in weights]
+        x, y = _batch(2, 10, 20, 4, gen)
+        sgd_step(weights, biases, x, y, hyper, stats)
+        for i, (w0, w1) in enumerate(zip(before, weights)):
+            actual = w1.square().sum((1, 2)) - w0.square().sum((1, 2))
+            parts = stats.parts(i, hyper.f)
+            torch.testing.assert_close(parts["decay"] + parts["drift"] + parts["noise"], actual,
+                                       rtol=1e-10, atol=1e-12)
+            # per-step displacement norms: |(f-1) W| and |W' - f W|
+            torch.testing.assert_close(parts["steplen_decay"],
+                                       (1 - hyper.f) * torch.linalg.vector_norm(w0, dim=(1, 2)))
+            grad_step = w1 - hyper.f3 * w0
+            torch.testing.assert_close(parts["steplen_grad"], torch.linalg.vector_norm(grad_step, dim=(1, 2)))
+            assert (parts["noise"] > 0).all() and (parts["decay"] < 0).all()
+
+
+def test_decay_only_step_is_pure_shrink():
+    weights, biases = _ensemble([5, 3, 2], [0])
+    before = [w.clone() for w in weights]
+    hyper = Hyper(torch.tensor([0.5], dtype=torch.float64), torch.tensor([5.0], dtype=torch.float64), 100)
+    sgd_step(weights, biases, None, None, hyper, gradient=False)
+    for w0, w1 in zip(before, weights):
+        torch.testing.assert_close(w1, w0 * (1 - 0.5 * 5.0 / 100), rtol=0, atol=0)
+
+
+def test_init_statistics():
+    w_std, _ = init_network([1000, 800], "standard", 0)
+    w_sc, b_sc = init_network([1000, 800], "scaled", 0)
+    assert abs(w_std[0].std().item() - 1.0) < 0.01
+    assert abs(w_sc[0].std().item() - 1 / math.sqrt(1000)) < 0.01 / math.sqrt(1000)
+    assert abs(b_sc[0].std().item() - 1.0) < 0.15  # biases N(0, 1) in both schemes
+    assert abs(w_std[0].mean().item()) < 0.01
+    again, _ = init_network([1000, 800], "standard", 0)
+    assert torch.equal(again[0], w_std[0])
+
+
+def test_forward_shared_input_broadcasts_over_members():
+    weights, biases = _ensemble([6, 4, 3], [0, 1])
+    x = torch.rand(5, 6, dtype=torch.float64)
+    zs, acts = forward(weights, biases, x)
+    for k in range(2):
+        expected = torch.sigmoid(torch.sigmoid(x @ weights[0][k].T + biases[0][k]) @ weights[1][k].T + biases[1][k])
+        torch.testing.assert_close(acts[-1][k], expected)

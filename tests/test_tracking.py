@@ -1,0 +1,130 @@
+"""MLflow tracking and job outputs: every metric at every epoch, concurrency, killed and failed runs."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import make_job
+from mlflow.tracking import MlflowClient
+from test_data import closed_port_url
+
+from decaylab import tracking
+from decaylab.job import Member
+from decaylab.train import main, run_job
+
+
+def _runs(uri, experiment="decaylab"):
+    client = MlflowClient(tracking_uri=uri)
+    exp = client.get_experiment_by_name(experiment)
+    return client, client.search_runs([exp.experiment_id], max_results=1000)
+
+
+def test_run_logs_every_metric_at_every_epoch(tmp_path, tracking):
+    members = [Member("standard", 1.0, 0.5, 0, str(tmp_path / "a"), cell="c1"),
+               Member("scaled", 0.0, 0.5, 0, str(tmp_path / "b"), cell="c2")]
+    summaries = run_job(make_job(tmp_path, members, epochs=3))
+    client, runs = _runs(tracking)
+    assert sorted(r.data.tags["decaylab.cell"] for r in runs) == ["c1", "c2"]
+    for summary, mb in zip(summaries, members):
+        table = pd.read_parquet(Path(mb.out) / "metrics.parquet")
+        assert sorted(table.epoch.unique()) == [0, 1, 2, 3]
+        assert not table.duplicated(["epoch", "layer", "metric"]).any()
+        stored = json.loads((Path(mb.out) / "run.json").read_text())
+        assert stored["mlflow_run_id"] == summary["mlflow_run_id"] and stored["diverged"] is False
+        assert stored["config"]["init"] == mb.init and stored["n"] == 600
+        run = client.get_run(summary["mlflow_run_id"])
+        assert run.info.status == "FINISHED" and run.data.params["lam"] == str(mb.lam)
+        keys = {f"{layer}/{metric}" for layer, metric in zip(table.layer, table.metric)}
+        assert keys == set(run.data.metrics)
+        for key in keys:
+            layer, metric = key.split("/")
+            history = client.get_metric_history(run.info.run_id, key)
+            expected_epochs = sorted(table[(table.layer == layer) & (table.metric == metric)].epoch)
+            assert sorted(m.step for m in history) == expected_epochs
+        artifacts = [a.path for a in client.list_artifacts(run.info.run_id)]
+        assert artifacts == ["metrics.parquet"]
+    assert not (tmp_path / "mlruns").exists()
+
+
+def _cli(tmp_path, out, seed, uri):
+    env = dict(os.environ, MLFLOW_TRACKING_URI=uri, PYTHONUNBUFFERED="1")
+    return subprocess.Popen(
+        [sys.executable, "-m", "decaylab.train", "--dataset", "synthetic", "--hidden", "8", "--epochs", "2",
+         "--lam", "1", "--seed", str(seed), "--accelerator", "cpu", "--out", str(out)],
+        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def test_four_concurrent_jobs_into_a_new_store_lose_nothing(tmp_path, tracking):
+    procs = [_cli(tmp_path, tmp_path / f"r{i}", i, tracking) for i in range(4)]
+    for p in procs:
+        out, _ = p.communicate(timeout=300)
+        assert p.returncode == 0, out
+    client, runs = _runs(tracking)
+    assert len(runs) == 4 and {r.info.status for r in runs} == {"FINISHED"}
+    experiments = [e.name for e in client.search_experiments()]
+    assert experiments.count("decaylab") == 1
+    for r in runs:
+        table = pd.read_parquet(Path(r.data.tags[tracking_tag()]) / "metrics.parquet")
+        logged = {(k, m.step) for k in r.data.metrics for m in client.get_metric_history(r.info.run_id, k)}
+        assert logged == {(f"{la}/{me}", e) for e, la, me in zip(table.epoch, table.layer, table.metric)}
+        assert table.epoch.nunique() == 3 and len(logged) == len(table)
+
+
+def tracking_tag():
+    return tracking.RUN_DIR_TAG
+
+
+def test_sigterm_marks_run_killed_and_writes_nothing(tmp_path, tracking):
+    env = dict(os.environ, MLFLOW_TRACKING_URI=tracking)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "decaylab.train", "--dataset", "synthetic", "--hidden", "8", "--epochs", "100000",
+         "--accelerator", "cpu", "--out", str(tmp_path / "k")], env=env, cwd=tmp_path,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    client = MlflowClient(tracking_uri=tracking)
+    deadline = time.time() + 120
+    while time.time() < deadline:  # wait until training has logged an epoch
+        exp = client.get_experiment_by_name("decaylab") if Path(tmp_path / "mlflow.db").exists() else None
+        runs = client.search_runs([exp.experiment_id]) if exp else []
+        if runs and runs[0].data.metrics.get("net/acc_train") is not None and proc.poll() is None:
+            break
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 143, out
+    assert "killed by SIGTERM" in out
+    _, runs = _runs(tracking)
+    assert [r.info.status for r in runs] == ["KILLED"]
+    assert not (tmp_path / "k").exists() or not any((tmp_path / "k").iterdir())
+
+
+def test_stale_running_run_is_reaped_on_rerun(tmp_path, tracking):
+    client, exp_id = tracking_client_and_experiment()
+    out = str(tmp_path / "run")
+    stale = client.create_run(exp_id, tags={tracking_tag(): out}).info.run_id  # as if SIGKILLed
+    run_job(make_job(tmp_path, [Member("standard", 1.0, 0.5, 0, out)], epochs=1))
+    assert client.get_run(stale).info.status == "KILLED"
+
+
+def tracking_client_and_experiment():
+    return tracking.client_and_experiment("decaylab")
+
+
+def test_unreachable_tracking_server_fails_fast(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", closed_port_url())
+    started = time.time()
+    code = main(["--dataset", "synthetic", "--epochs", "1", "--accelerator", "cpu", "--out", str(tmp_path / "x")])
+    assert code == 2 and time.time() - started < 15
+    assert "is unreachable" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
+def test_file_store_uri_is_refused(monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "./mlruns")
+    with pytest.raises(tracking.TrackingError, match="file store is not supported"):
+        tracking.tracking_uri()

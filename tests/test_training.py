@@ -1,0 +1,89 @@
+"""Whole training runs through Lightning: exact decay controls, determinism, ensemble == single runs."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from conftest import Collect, make_job
+
+from decaylab.job import Job, Member
+from decaylab.train import fit_ensemble
+
+
+def _fit(job, splits):
+    rec = Collect()
+    module = fit_ensemble(job, splits, rec)
+    return module, rec.epochs
+
+
+def test_pure_decay_shrinks_exactly_per_epoch(tmp_path, synthetic):
+    """Gradient part off, n=600 not a multiple of m=7: each epoch multiplies W by f^ceil(n/m) exactly."""
+    members = [Member("standard", 5.0, 0.5, 0, "a"), Member("scaled", 0.3, 2.0, 1, "b")]
+    job = make_job(tmp_path, members, m=7, epochs=3, gradient=False)
+    _, epochs = _fit(job, synthetic)
+    n = 600
+    for k, mb in enumerate(members):
+        predicted = (1 - mb.eta * mb.lam / n) ** math.ceil(n / 7)
+        for e in (1, 2, 3):
+            for layer in ("W1", "W2"):
+                ratio = epochs[e][layer, "rms"][k] / epochs[e - 1][layer, "rms"][k]
+                assert ratio == pytest.approx(predicted, rel=1e-12)
+            assert epochs[e]["net", "pred_shrink_exact"][k] == pytest.approx(predicted, rel=1e-15)
+
+
+def test_dead_pixel_weights_follow_pure_decay_with_gradients_on(tmp_path, synthetic):
+    members = [Member("standard", 5.0, 0.5, 0, "a"), Member("standard", 0.5, 0.1, 1, "b")]
+    _, epochs = _fit(make_job(tmp_path, members, m=7, epochs=3), synthetic)
+    for k, mb in enumerate(members):
+        predicted = (1 - mb.eta * mb.lam / 600) ** math.ceil(600 / 7)
+        for e in (1, 2, 3):
+            assert epochs[e]["W1", "shrink_dead"][k] == pytest.approx(predicted, rel=1e-12)
+            # the active weights do feel the gradient, so their shrink differs
+            assert abs(epochs[e]["W1", "shrink_active"][k] - predicted) > 1e-6
+
+
+def test_epoch_decomposition_adds_up(tmp_path, synthetic):
+    _, epochs = _fit(make_job(tmp_path, epochs=2), synthetic)
+    for e in (1, 2):
+        for layer in ("W1", "W2"):
+            m = epochs[e]
+            total = m[layer, "decay"] + m[layer, "drift"] + m[layer, "noise"]
+            np.testing.assert_allclose(total, m[layer, "dS"], rtol=1e-9)
+            # the summed displacements cannot exceed the sums of per-step lengths
+            assert (m[layer, "disp_decay"] <= m[layer, "steplen_decay"] * (1 + 1e-12)).all()
+            assert (m[layer, "disp_grad"] <= m[layer, "steplen_grad"] * (1 + 1e-12)).all()
+
+
+def test_same_seed_same_numbers_and_instrumentation_changes_nothing(tmp_path, synthetic):
+    job = make_job(tmp_path, dtype="float32", epochs=2)
+    m1, e1 = _fit(job, synthetic)
+    m2, e2 = _fit(job, synthetic)
+    m3, _ = _fit(make_job(tmp_path, dtype="float32", epochs=2, instrument=False), synthetic)
+    for key in e1[2]:
+        np.testing.assert_array_equal(e1[2][key], e2[2][key])
+    for a, b, c in zip(m1.weights, m2.weights, m3.weights):
+        assert torch.equal(a, b) and torch.equal(a, c)
+    other, _ = _fit(make_job(tmp_path, [Member("standard", 1.0, 0.5, 1, "x")], dtype="float32"), synthetic)
+    assert not torch.equal(other.weights[0], m1.weights[0])
+
+
+def test_ensemble_member_equals_single_run(tmp_path, synthetic):
+    """Each member computes what a single run with its seed computes (200 steps, float64, 1e-9)."""
+    members = [Member("standard", 5.0, 0.5, 0, "a"), Member("scaled", 0.0, 2.0, 1, "b"),
+               Member("standard", 50.0, 0.1, 2, "c")]
+    settings = dict(dataset="synthetic", hidden=(16, 12), m=3, epochs=1, accelerator="cpu", dtype="float64",
+                    block_steps=64)
+    ensemble, _ = _fit(Job(members=tuple(members), **settings), synthetic)
+    assert len(ensemble.steps) == 200
+    for k, mb in enumerate(members):
+        single, _ = _fit(Job(members=(mb,), **settings), synthetic)
+        for we, ws in zip(ensemble.weights, single.weights):
+            torch.testing.assert_close(we[k], ws[0], rtol=0, atol=1e-9)
+        for be, bs in zip(ensemble.biases, single.biases):
+            torch.testing.assert_close(be[k], bs[0], rtol=0, atol=1e-9)
+
+
+def test_m_larger_than_n_is_rejected(tmp_path, synthetic):
+    with pytest.raises(ValueError, match="m: 601 exceeds"):
+        _fit(make_job(tmp_path, m=601), synthetic)
