@@ -13,7 +13,8 @@ from decaylab.network import StepStats, cross_entropy, forward
 
 Metrics = dict[tuple[str, str], torch.Tensor]
 SATURATION_Z = 4.0
-QUANTILES = {"row_norm_min": 0.0, "row_norm_q25": 0.25, "row_norm_median": 0.5, "row_norm_q75": 0.75, "row_norm_max": 1.0}
+QUANTILES = {"row_norm_min": 0.0, "row_norm_q25": 0.25, "row_norm_median": 0.5, "row_norm_q75": 0.75,
+             "row_norm_max": 1.0}
 
 
 def layer_name(i: int) -> str:
@@ -59,7 +60,8 @@ def step_split(start: list[torch.Tensor], end: list[torch.Tensor], stats: StepSt
     return out
 
 
-def shrink_controls(start_sizes: Metrics, end_sizes: Metrics, eta: torch.Tensor, lam: torch.Tensor, n: int, m: int) -> Metrics:
+def shrink_controls(start_sizes: Metrics, end_sizes: Metrics, eta: torch.Tensor, lam: torch.Tensor, n: int,
+                    m: int) -> Metrics:
     """Realized per-epoch shrink of the W1 pixel groups next to the two predictions."""
     f = 1 - eta * lam / n
     out: Metrics = {
