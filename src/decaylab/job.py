@@ -39,6 +39,7 @@ class Job:
     members: tuple[Member, ...]
     train_size: int | None = None
     validation_size: int | None = None
+    test_size: int | None = None
     data_file: str | None = None
     data_seed: int = 0
     probe_size: int = 1000

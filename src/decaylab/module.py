@@ -32,6 +32,7 @@ class EnsembleModule(L.LightningModule):
         dtype = getattr(torch, job.dtype)
         train_x, train_y = subset(splits.train_x, splits.train_y, job.train_size, job.data_seed)
         val_x, val_y = subset(splits.val_x, splits.val_y, job.validation_size, job.data_seed + 1)
+        test_x, test_y = subset(splits.test_x, splits.test_y, job.test_size, job.data_seed + 2)
         self.n = len(train_x)
         if job.m > self.n:
             raise ValueError(f"m: {job.m} exceeds the training-set size n={self.n}")
@@ -43,7 +44,7 @@ class EnsembleModule(L.LightningModule):
             self.register_buffer(f"b{i}", torch.stack([bs[i] for _, bs in nets]).to(dtype))
         tensors = {
             "train_x": train_x, "train_y": train_y, "val_x": val_x, "val_y": val_y,
-            "test_x": splits.test_x, "test_y": splits.test_y,
+            "test_x": test_x, "test_y": test_y,
         }
         for key, arr in tensors.items():
             t = torch.from_numpy(arr)

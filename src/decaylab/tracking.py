@@ -119,3 +119,18 @@ class MemberRun:
         if artifact is not None:
             self.client.log_artifact(self.run_id, str(artifact))
         self.client.set_terminated(self.run_id, status=status)
+
+
+def start_study_run(experiment: str, study: str) -> dict:
+    """The study's parent run (its grid points become child runs); returns what jobs need to attach."""
+    client, experiment_id = client_and_experiment(experiment)
+    run = client.create_run(experiment_id, run_name=f"study {study}",
+                            tags={"decaylab.study": study, "decaylab.role": "study"})
+    return {"tracking_uri": tracking_uri(), "experiment": experiment, "experiment_id": experiment_id,
+            "parent_run_id": run.info.run_id}
+
+
+def end_study_run(parent: dict, status: str) -> None:
+    from mlflow.tracking import MlflowClient
+
+    MlflowClient(tracking_uri=parent["tracking_uri"]).set_terminated(parent["parent_run_id"], status=status)

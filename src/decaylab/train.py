@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 from importlib.metadata import version
 from pathlib import Path
 
@@ -87,7 +88,7 @@ def run_job(job: Job) -> list[dict]:
     torch.set_num_threads(job.threads)
     client, experiment_id = tracking.client_and_experiment(job.experiment)
     splits = load_splits(job)
-    started = time.time()
+    started, started_at = time.time(), datetime.now(timezone.utc).isoformat()
     commit = git_commit()
     records = []
     for mb in job.members:
@@ -116,7 +117,7 @@ def run_job(job: Job) -> list[dict]:
         if status != "FINISHED":
             for rec in records:
                 rec.run.finish(status)
-    wall = time.time() - started
+    wall, finished_at = time.time() - started, datetime.now(timezone.utc).isoformat()
     results = []
     for rec in records:
         out = Path(rec.member.out)
@@ -132,6 +133,8 @@ def run_job(job: Job) -> list[dict]:
             "diverged": rec.diverged_epoch is not None,
             "diverged_epoch": rec.diverged_epoch,
             "wall_time_s": round(wall, 3),
+            "started_at": started_at,
+            "finished_at": finished_at,
             "members_in_job": len(job.members),
             "device": str(module.device),
             "versions": {p: version(p) for p in ("torch", "lightning", "mlflow", "numpy", "pandas")},
@@ -167,6 +170,16 @@ def fit_ensemble(job: Job, splits, record):
                         num_sanity_val_steps=0, limit_val_batches=0)
     trainer.fit(module)
     return module
+
+
+def job_for_cell(cell, run_dirs: list[str], data_file: str, parent: dict, accelerator: str, threads: int) -> Job:
+    """The job that trains one study cell: its seeds as members, one run folder each."""
+    members = tuple(Member(cell.init, cell.lam, cell.eta, seed, run_dir, cell=cell.path)
+                    for seed, run_dir in zip(cell.seeds, run_dirs))
+    return Job(dataset=cell.dataset, hidden=cell.hidden, m=cell.m, epochs=cell.epochs, members=members,
+               train_size=cell.train_size, validation_size=cell.validation_size, test_size=cell.test_size,
+               data_file=data_file, accelerator=accelerator, threads=threads, experiment=parent["experiment"],
+               parent_run_id=parent["parent_run_id"], study=cell.study)
 
 
 def parse_args(argv=None) -> Job:

@@ -1,0 +1,26 @@
+# decaylab: how L2 weight decay interacts with weight initialization (Nielsen, ch. 3).
+#   snakemake --cores 2                          # the `grid` study
+#   snakemake --cores 2 --config study=smoke     # any study of config/config.yaml
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/analyze.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        f"reports/{STUDY}/report.md",
+
+
+onerror:
+    end_study_run_if_started("FAILED")

@@ -1,0 +1,294 @@
+"""The four claims, tested on a study's runs. Every verdict is computed here from the runs.
+
+Operational definitions:
+- decay share: |decay| / (|decay| + |drift| + |noise|) of an epoch's summed change of |W|^2 (size reading);
+  displacement ratio: |summed decay steps| / |summed gradient steps| (strong reading).
+- early epochs: the first EARLY_EPOCHS epochs. A layer is decay-dominated there when the mean decay share
+  is >= SHARE_THRESHOLD (size) and the mean displacement ratio is > 1 (strong).
+- decay rate: in decay-dominated epochs, the measured log shrink of the layer's weight norm against
+  -eta*lam/m; it holds when the median relative error is <= RATE_TOLERANCE.
+- tail-off epoch: the first epoch whose shrink rate -ln(shrink) falls below half of eta*lam/m; plateau:
+  the median weight RMS over the last PLATEAU_FRACTION of the epochs.
+"""
+
+import math
+
+import numpy as np
+import pandas as pd
+
+EARLY_EPOCHS = 3
+SHARE_THRESHOLD = 0.9
+RATE_TOLERANCE = 0.10
+SMALL_ETA_LAM_OVER_N = 0.01
+PLATEAU_FRACTION = 0.2
+CELL_KEYS = ["arm", "init", "lam", "eta", "hidden"]
+RUN_KEYS = [*CELL_KEYS, "seed"]
+RUN_INFO = ["n", "m", "epochs", "n_w", "sizes"]
+
+
+def wide(summary: pd.DataFrame) -> pd.DataFrame:
+    """One row per run x epoch x layer, one column per metric (diverged runs left out)."""
+    ok = summary[~summary.diverged]
+    out = ok.pivot_table(index=[*RUN_KEYS, *RUN_INFO, "epoch", "layer"], columns="metric", values="value",
+                         aggfunc="first").reset_index()
+    out.columns.name = None
+    return out
+
+
+def _spread(values: pd.Series) -> dict:
+    v = values.dropna().to_numpy(dtype=float)
+    if len(v) == 0:
+        return {"mean": None, "sd": None, "seeds": 0}
+    return {"mean": float(v.mean()), "sd": float(v.std(ddof=1)) if len(v) > 1 else 0.0, "seeds": len(v)}
+
+
+def _layers(w: pd.DataFrame) -> list[str]:
+    return sorted(x for x in w.layer.unique() if x.startswith("W"))
+
+
+def claim_dominance(w: pd.DataFrame) -> dict:
+    """Claim 1: early epochs are dominated by weight decay (both readings), per layer and cell."""
+    w = w[(w.lam > 0) & (w.epoch >= 1) & (w.epoch <= EARLY_EPOCHS) & w.layer.str.startswith("W")].copy()
+    if w.empty:
+        return {"verdict": "not testable: no run with lam > 0", "table": []}
+    w["decay_share"] = w.decay.abs() / (w.decay.abs() + w.drift.abs() + w.noise.abs())
+    w["disp_ratio"] = w.disp_decay / w.disp_grad
+    per_run = w.groupby([*RUN_KEYS, "layer"], as_index=False)[["decay_share", "disp_ratio"]].mean()
+    rows = []
+    for key, g in per_run.groupby([*CELL_KEYS, "layer"]):
+        share, ratio = _spread(g.decay_share), _spread(g.disp_ratio)
+        rows.append({**dict(zip([*CELL_KEYS, "layer"], key)), "decay_share": share, "disp_ratio": ratio,
+                     "size_reading_holds": bool((g.decay_share >= SHARE_THRESHOLD).all()),
+                     "strong_reading_holds": bool((g.disp_ratio > 1).all())})
+    per_layer = {}
+    for layer in _layers(w):
+        mine = [r for r in rows if r["layer"] == layer]
+        size = [r for r in mine if r["size_reading_holds"]]
+        strong = [r for r in mine if r["strong_reading_holds"]]
+        per_layer[layer] = {
+            "cells": len(mine), "size_reading_holds": len(size), "strong_reading_holds": len(strong),
+            "lam_where_size_holds": sorted({r["lam"] for r in size}),
+            "lam_where_size_fails": sorted({r["lam"] for r in mine if not r["size_reading_holds"]}),
+        }
+    words = "; ".join(
+        f"{layer}: decay share >= {SHARE_THRESHOLD} in {v['size_reading_holds']}/{v['cells']} cells "
+        f"(holds for lam in {v['lam_where_size_holds'] or 'none'}, fails for {v['lam_where_size_fails'] or 'none'}),"
+        f" decay displacement > gradient displacement in {v['strong_reading_holds']}/{v['cells']}"
+        for layer, v in per_layer.items())
+    return {"verdict": f"First {EARLY_EPOCHS} epochs, all seeds: {words}.", "per_layer": per_layer, "table": rows}
+
+
+def claim_decay_rate(w: pd.DataFrame) -> dict:
+    """Claim 2: in decay-dominated epochs, weights shrink by exp(-eta*lam/m) per epoch."""
+    w = w[(w.lam > 0) & (w.epoch >= 1) & w.layer.str.startswith("W")].copy()
+    if w.empty:
+        return {"verdict": "not testable: no run with lam > 0", "table": []}
+    w["decay_share"] = w.decay.abs() / (w.decay.abs() + w.drift.abs() + w.noise.abs())
+    w["measured_log"] = np.log(w["shrink"])
+    w["predicted_log"] = -w.eta * w.lam / w.m
+    w["exact_log"] = np.ceil(w.n / w.m) * np.log1p(-w.eta * w.lam / w.n)
+    w["rel_error"] = (w.measured_log - w.predicted_log).abs() / w.predicted_log.abs()
+    dominated = w[w.decay_share >= SHARE_THRESHOLD]
+    rows = []
+    for key, g in dominated.groupby(["layer", "eta", "lam", "n", "m"]):
+        rows.append({**dict(zip(["layer", "eta", "lam", "n", "m"], key)),
+                     "eta_lam_over_n": key[1] * key[2] / key[3], "epochs": len(g),
+                     "median_rel_error": float(g.rel_error.median()),
+                     "exp_vs_exact_rel_gap": float(abs(g.exact_log.iloc[0] / g.predicted_log.iloc[0] - 1))})
+    table = pd.DataFrame(rows)
+    dead = w[w.layer == "W1"].dropna(subset=["shrink_dead"])
+    control = float((np.log(dead.shrink_dead) - dead.exact_log).abs().max()) if len(dead) else None
+    if table.empty:
+        verdict = "not testable: no decay-dominated epoch"
+    else:
+        small = table[table.eta_lam_over_n <= SMALL_ETA_LAM_OVER_N]
+        held = small[small.median_rel_error <= RATE_TOLERANCE]
+        verdict = (f"Where eta*lam/n <= {SMALL_ETA_LAM_OVER_N}: the measured per-epoch log shrink is within "
+                   f"{RATE_TOLERANCE:.0%} of -eta*lam/m (median over decay-dominated epochs) in {len(held)}/"
+                   f"{len(small)} (layer, eta, lam) groups; median relative error overall "
+                   f"{table.median_rel_error.median():.3f}.")
+    if control is not None:
+        verdict += (f" Control: weights of always-zero pixels shrink by (1 - eta*lam/n)^ceil(n/m) per epoch "
+                    f"to within {control:.1e} in log.")
+    return {"verdict": verdict, "dead_pixel_max_log_error": control, "table": rows}
+
+
+def tail_off(w: pd.DataFrame) -> pd.DataFrame:
+    """Per run and weight layer: tail-off epoch and RMS there, plateau RMS and its ratio to 3 hypotheses."""
+    w = w[(w.lam > 0) & w.layer.str.startswith("W")].sort_values("epoch")
+    rows = []
+    for key, g in w.groupby([*RUN_KEYS, *RUN_INFO, "layer"]):
+        info = dict(zip([*RUN_KEYS, *RUN_INFO, "layer"], key))
+        trained = g[g.epoch >= 1]
+        rate = -np.log(trained["shrink"].to_numpy())
+        predicted = info["eta"] * info["lam"] / info["m"]
+        slow = np.nonzero(rate < predicted / 2)[0]
+        tail_epoch = int(trained.epoch.iloc[slow[0]]) if len(slow) else None
+        last = max(3, math.ceil(PLATEAU_FRACTION * info["epochs"]))
+        plateau = float(g.rms.iloc[-last:].median())
+        n_in = _n_in(info["layer"], info["sizes"])
+        rows.append({**info, "n_in": n_in, "tail_epoch": tail_epoch,
+                     "rms_at_tail": float(g[g.epoch == tail_epoch].rms.iloc[0]) if tail_epoch else None,
+                     "plateau_rms": plateau,
+                     "plateau_settled": bool(abs(math.log(g.rms.iloc[-1] / g.rms.iloc[-last])) < 0.1),
+                     "ratio_inv_sqrt_nw": plateau * math.sqrt(info["n_w"]),
+                     "ratio_inv_nw": plateau * info["n_w"],
+                     "ratio_inv_sqrt_nin": plateau * math.sqrt(n_in)})
+    return pd.DataFrame(rows)
+
+
+def _n_in(layer: str, sizes: str) -> int:
+    """Inputs of weight layer W<i>: the width of the layer before it."""
+    return int(sizes.split("-")[int(layer[1:]) - 1])
+
+
+def _slope(x: np.ndarray, y: np.ndarray) -> float:
+    return float(np.polyfit(np.log(x), np.log(y), 1)[0])
+
+
+def _t95(df: int) -> float:
+    table = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26}
+    return table.get(df, 1.96 if df > 30 else 2.05)
+
+
+def slope_over_seeds(t: pd.DataFrame, x: str, group: list[str]) -> list[dict]:
+    """Log-log slope of plateau RMS against column x, fitted per seed, with a 95% t-interval over seeds."""
+    out = []
+    for key, g in t.groupby(group):
+        per_seed = [_slope(s[x].to_numpy(float), s.plateau_rms.to_numpy(float))
+                    for _, s in g.groupby("seed") if s[x].nunique() >= 2]
+        if not per_seed:
+            continue
+        mean = float(np.mean(per_seed))
+        half = _t95(len(per_seed) - 1) * float(np.std(per_seed, ddof=1)) / math.sqrt(len(per_seed)) \
+            if len(per_seed) > 1 else None
+        out.append({**dict(zip(group, key if isinstance(key, tuple) else (key,))), "x": x, "slope": mean,
+                    "ci95": [mean - half, mean + half] if half is not None else None, "seeds": len(per_seed)})
+    return out
+
+
+HYPOTHESES = {"1/sqrt(n_w)": -0.5, "1/n_w": -1.0}
+
+
+def claim_tail_off(w: pd.DataFrame) -> dict:
+    """Claim 3: the decay tails off near 1/sqrt(n_w); against 1/n_w and 1/sqrt(n_in), across widths."""
+    t = tail_off(w)
+    if t.empty:
+        return {"verdict": "not testable: no run with lam > 0", "table": []}
+    t["lam_over_n"] = t.lam / t.n
+    ratios = {}
+    for layer, g in t.groupby("layer"):
+        ratios[layer] = {col: _spread(g[col]) for col in ("ratio_inv_sqrt_nw", "ratio_inv_nw", "ratio_inv_sqrt_nin")}
+    single = t[~t.hidden.str.contains("-")]
+    vs_width = slope_over_seeds(single, "n_w", ["layer", "init", "lam"]) if single.n_w.nunique() >= 2 else []
+    vs_lam = slope_over_seeds(t, "lam_over_n", ["layer", "init", "hidden"]) if t.lam.nunique() >= 2 else []
+    for row in vs_width:  # which hypothesis the slope supports (1/sqrt(n_in) predicts 0 for W1, -0.5 after)
+        expected = {**HYPOTHESES, "1/sqrt(n_in)": 0.0 if row["layer"] == "W1" else -0.5}
+        row["consistent_with"] = [h for h, s in expected.items() if row["ci95"] and row["ci95"][0] <= s <= row["ci95"][1]]
+        row["nearest"] = min(expected, key=lambda h: abs(expected[h] - row["slope"]))
+    reached = t.tail_epoch.notna().mean()
+    parts = [f"tail-off reached in {reached:.0%} of run-layers"]
+    for layer, r in ratios.items():
+        parts.append(f"{layer}: plateau RMS x sqrt(n_w) = {r['ratio_inv_sqrt_nw']['mean']:.2f} "
+                     f"(sd {r['ratio_inv_sqrt_nw']['sd']:.2f}), x sqrt(n_in) = {r['ratio_inv_sqrt_nin']['mean']:.2f}, "
+                     f"x n_w = {r['ratio_inv_nw']['mean']:.0f}")
+    for row in vs_width:
+        ci = "n/a" if row["ci95"] is None else f"[{row['ci95'][0]:.2f}, {row['ci95'][1]:.2f}]"
+        parts.append(f"slope vs n_w ({row['layer']}, {row['init']}, lam={row['lam']:g}): {row['slope']:.2f} "
+                     f"95% CI {ci}, nearest {row['nearest']}")
+    for row in vs_lam:
+        ci = "n/a" if row["ci95"] is None else f"[{row['ci95'][0]:.2f}, {row['ci95'][1]:.2f}]"
+        parts.append(f"slope vs lam/n ({row['layer']}, {row['init']}, hidden {row['hidden']}): {row['slope']:.2f} "
+                     f"95% CI {ci}")
+    return {"verdict": "; ".join(parts) + ".", "ratios": ratios, "slopes_vs_n_w": vs_width,
+            "slopes_vs_lam_over_n": vs_lam, "table": t.to_dict("records")}
+
+
+def claim_init(w: pd.DataFrame, runs: pd.DataFrame) -> dict:
+    """Claim 4: standard init + L2 against the scaled init, weight sizes and accuracy."""
+    both = runs.groupby(["arm", "lam", "eta", "hidden"]).init.transform("nunique") == 2
+    pairs = runs[both]
+    if pairs.empty:
+        return {"verdict": "not testable: no cell run with both inits", "table": []}
+    rows = []
+    for key, g in w[w.layer.str.startswith("W")].groupby(["arm", "lam", "eta", "hidden", "sizes", "layer"]):
+        if g.init.nunique() < 2:
+            continue
+        arm, lam, eta, hidden, sizes, layer = key
+        n_in = _n_in(layer, sizes)
+        target = 1 / math.sqrt(n_in)
+        std = g[g.init == "standard"].groupby("epoch").rms.mean()
+        scaled = g[g.init == "scaled"].groupby("epoch").rms.mean()
+        below = std[std <= target]
+        rows.append({"arm": arm, "lam": lam, "eta": eta, "hidden": hidden, "layer": layer, "n_in": n_in,
+                     "target_rms": target, "standard_rms_start": float(std.iloc[0]),
+                     "standard_rms_end": float(std.iloc[-1]), "scaled_rms_end": float(scaled.iloc[-1]),
+                     "epoch_standard_reaches_scaled_scale": int(below.index[0]) if len(below) else None})
+    acc = []
+    for key, g in w[(w.layer == "net")].groupby(["arm", "lam", "eta", "hidden"]):
+        if g.init.nunique() < 2:
+            continue
+        per = g.groupby(["init", "epoch"]).acc_validation.agg(["mean", "std"]).reset_index()
+        first = per[per.epoch == 1].set_index("init")["mean"]
+        last = per[per.epoch == per.epoch.max()].set_index("init")["mean"]
+        acc.append({**dict(zip(["arm", "lam", "eta", "hidden"], key)),
+                    "acc_epoch1_standard": float(first["standard"]), "acc_epoch1_scaled": float(first["scaled"]),
+                    "acc_final_standard": float(last["standard"]), "acc_final_scaled": float(last["scaled"])})
+    parts = []
+    for r in rows:
+        if r["lam"] == 0:
+            continue
+        when = (f"reaches the scaled-init scale 1/sqrt(n_in) = {r['target_rms']:.3f} at epoch "
+                f"{r['epoch_standard_reaches_scaled_scale']}" if r["epoch_standard_reaches_scaled_scale"] is not None
+                else f"stays above 1/sqrt(n_in) = {r['target_rms']:.3f} (RMS {r['standard_rms_end']:.3f} at the end)")
+        parts.append(f"{r['layer']} ({r['arm']}, lam={r['lam']:g}, eta={r['eta']:g}, hidden {r['hidden']}): "
+                     f"standard-init RMS {r['standard_rms_start']:.3f} -> {r['standard_rms_end']:.3f}, {when}; "
+                     f"scaled init ends at {r['scaled_rms_end']:.3f}")
+    for a in acc:
+        parts.append(f"validation accuracy ({a['arm']}, lam={a['lam']:g}, eta={a['eta']:g}, hidden {a['hidden']}): "
+                     f"epoch 1 standard {a['acc_epoch1_standard']:.3f} vs scaled {a['acc_epoch1_scaled']:.3f}; "
+                     f"final {a['acc_final_standard']:.3f} vs {a['acc_final_scaled']:.3f}")
+    return {"verdict": "; ".join(parts) + "." if parts else "not testable", "weights": rows, "accuracy": acc}
+
+
+def book_table(cells: list[dict], runs: pd.DataFrame, claims: dict) -> list[dict]:
+    """One row per preset that carries the book's figure: conditions and accuracy next to the book's."""
+    dominance = {(r["arm"], r["init"], r["lam"], r["eta"], r["hidden"], r["layer"]): r
+                 for r in claims["1_early_decay_dominance"].get("table", [])}
+    tails = pd.DataFrame(claims["3_tail_off"].get("table", []))
+    rows = []
+    for cell in cells:
+        book = cell["book"]
+        key = (cell["arm"], cell["init"], cell["lam"], cell["eta"], cell["hidden"])
+        mine = runs[(runs.arm == cell["arm"]) & (runs.init == cell["init"]) & (runs.lam == cell["lam"])
+                    & (runs.eta == cell["eta"]) & (runs.hidden == cell["hidden"]) & ~runs.diverged]
+        split = book.get("split", "test")
+        row = {**cell, "eta_lam_over_n": cell["eta"] * cell["lam"] / cell["n"],
+               "exp_minus_eta_lam_over_m": math.exp(-cell["eta"] * cell["lam"] / cell["m"]),
+               "decay_dominated_early": {layer: dominance[(*key, layer)]["size_reading_holds"]
+                                         for layer in ("W1", "W2") if (*key, layer) in dominance},
+               "split": split, "final_accuracy": _spread(mine[f"acc_{split}"]),
+               "peak_accuracy": _spread(mine[f"peak_acc_{split}"]), "book_accuracy": book.get("accuracy"),
+               "book_note": book.get("note")}
+        if not tails.empty and cell["lam"] > 0:
+            mt = tails[(tails.arm == cell["arm"]) & (tails.init == cell["init"]) & (tails.hidden == cell["hidden"])
+                       & (tails.lam == cell["lam"]) & (tails.eta == cell["eta"])]
+            row["tail_off_epoch"] = {layer: _spread(g.tail_epoch.astype(float)) for layer, g in mt.groupby("layer")}
+        rows.append(row)
+    return rows
+
+
+def analyze(summary: pd.DataFrame, runs: pd.DataFrame, cells: list[dict], study: str) -> dict:
+    w = wide(summary)
+    claims = {"1_early_decay_dominance": claim_dominance(w), "2_decay_rate": claim_decay_rate(w),
+              "3_tail_off": claim_tail_off(w), "4_init_comparison": claim_init(w, runs)}
+    diverged = runs[runs.diverged][RUN_KEYS + ["run_dir"]].to_dict("records")
+    return {
+        "study": study, "datasets": sorted(runs.dataset.unique()), "runs": len(runs),
+        "thresholds": {"early_epochs": EARLY_EPOCHS, "decay_share": SHARE_THRESHOLD,
+                       "rate_tolerance": RATE_TOLERANCE, "small_eta_lam_over_n": SMALL_ETA_LAM_OVER_N,
+                       "plateau_fraction": PLATEAU_FRACTION},
+        "claims": claims,
+        "book_examples": book_table(cells, runs, claims),
+        "diverged_runs": diverged,
+    }

@@ -1,0 +1,34 @@
+import json
+import re
+
+from snakemake.utils import validate
+
+from decaylab.study import cells, validate as validate_study
+
+validate(config, schema="../schemas/config.schema.yaml")
+validate_study(config)
+
+STUDY = config["study"]
+CELLS = {cell.path: cell for cell in cells(config)}
+SEEDS = sorted({seed for cell in CELLS.values() for seed in cell.seeds})
+DATASETS = sorted({cell.dataset for cell in CELLS.values()})
+
+
+wildcard_constraints:
+    study=re.escape(STUDY),
+    cell="|".join(re.escape(path) for path in CELLS),
+    dataset="|".join(re.escape(name) for name in DATASETS),
+
+
+def run_files(name):
+    """One file per grid point (cell x seed) of the study."""
+    return [f"{cell.run_dir(seed)}/{name}" for cell in CELLS.values() for seed in cell.seeds]
+
+
+def end_study_run_if_started(status):
+    """Close the study's MLflow parent run (onerror); the report rule closes it on success."""
+    path = f"results/{STUDY}/mlflow.json"
+    if os.path.exists(path):
+        from decaylab.tracking import end_study_run
+
+        end_study_run(json.loads(open(path).read()), status)

@@ -1,0 +1,9 @@
+rule prepare_data:
+    output:
+        "results/data/{dataset}.npz",
+    log:
+        "logs/data/{dataset}.log",
+    params:
+        cache="results/data/cache",
+    script:
+        "../scripts/prepare_data.py"

@@ -1,0 +1,39 @@
+from decaylab.figures import FIGURES
+
+
+rule figures:
+    input:
+        summary="results/{study}/summary.parquet",
+    output:
+        png=[
+            report(
+                f"reports/{{study}}/figures/{name}.png",
+                caption=f"../report/{name}.rst",
+                category="Claims",
+                labels={"figure": name},
+            )
+            for name in FIGURES
+        ],
+        svg=[f"reports/{{study}}/figures/{name}.svg" for name in FIGURES],
+    log:
+        "logs/{study}/figures.log",
+    script:
+        "../scripts/figures.py"
+
+
+rule report:
+    input:
+        claims="reports/{study}/claims.json",
+        figures=rules.figures.output.png,
+        runs=run_files("run.json"),
+        tracking="results/{study}/mlflow.json",
+    output:
+        report(
+            "reports/{study}/report.md",
+            caption="../report/report.rst",
+            category="Report",
+        ),
+    log:
+        "logs/{study}/report.log",
+    script:
+        "../scripts/report.py"
