@@ -6,5 +6,7 @@ rule aggregate:
         runs="results/{study}/runs.csv",
     log:
         "logs/{study}/aggregate.log",
+    conda:
+        "../envs/decaylab.yaml"
     script:
         "../scripts/aggregate.py"

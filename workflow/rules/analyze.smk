@@ -8,5 +8,7 @@ rule analyze:
         "logs/{study}/analyze.log",
     params:
         cells=lambda w: [cell for cell in CELLS.values() if cell.book],
+    conda:
+        "../envs/decaylab.yaml"
     script:
         "../scripts/analyze.py"

@@ -5,8 +5,8 @@ from snakemake.utils import validate
 
 from decaylab.study import cells, validate as validate_study
 
+validate_study(config)  # names the bad key and the allowed values
 validate(config, schema="../schemas/config.schema.yaml")
-validate_study(config)
 
 STUDY = config["study"]
 CELLS = {cell.path: cell for cell in cells(config)}

@@ -5,5 +5,7 @@ rule prepare_data:
         "logs/data/{dataset}.log",
     params:
         cache="results/data/cache",
+    conda:
+        "../envs/decaylab.yaml"
     script:
         "../scripts/prepare_data.py"

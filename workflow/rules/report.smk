@@ -17,6 +17,8 @@ rule figures:
         svg=[f"reports/{{study}}/figures/{name}.svg" for name in FIGURES],
     log:
         "logs/{study}/figures.log",
+    conda:
+        "../envs/decaylab.yaml"
     script:
         "../scripts/figures.py"
 
@@ -35,5 +37,7 @@ rule report:
         ),
     log:
         "logs/{study}/report.log",
+    conda:
+        "../envs/decaylab.yaml"
     script:
         "../scripts/report.py"

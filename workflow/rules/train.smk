@@ -6,6 +6,8 @@ rule tracking_setup:
     params:
         experiment=config.get("experiment", "decaylab"),
         study=STUDY,
+    conda:
+        "../envs/decaylab.yaml"
     script:
         "../scripts/tracking_setup.py"
 
@@ -25,5 +27,7 @@ rule train:
     params:
         cell=lambda w: CELLS[w.cell],
         accelerator=config.get("accelerator", "auto"),
+    conda:
+        "../envs/decaylab.yaml"
     script:
         "../scripts/train.py"

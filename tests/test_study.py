@@ -1,0 +1,96 @@
+"""Config validation (every bad value named before any job runs) and grid expansion."""
+
+import copy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from decaylab.inits import INITS
+from decaylab.study import INIT_NAMES, ConfigError, cells, fmt, load_config, validate
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+
+
+def with_change(study: str, change) -> dict:
+    config = copy.deepcopy(CONFIG)
+    config["study"] = study
+    change(config)
+    return config
+
+
+def arm(config, study="smoke", name="main") -> dict:
+    return config["studies"][study]["arms"][name]
+
+
+BAD = {
+    "unknown study": (lambda c: c.update(study="nope"), r"study: 'nope' is not one of \['book', 'grid'"),
+    "unknown init": (lambda c: arm(c).update(init=["xavier"]), r"arms/main/init: 'xavier' is not one of"),
+    "unknown dataset": (lambda c: c.update(dataset="cifar"), r"dataset: 'cifar' is not one of"),
+    "negative lambda": (lambda c: arm(c).update(lam=[-1]), r"arms/main/lam: \[-1\] must all be finite and >= 0"),
+    "zero eta": (lambda c: arm(c).update(eta=[0]), r"arms/main/eta: \[0\] must all be finite and > 0"),
+    "m below 1": (lambda c: c["studies"]["smoke"]["defaults"].update(m=0), r"defaults/m: 0 is less than"),
+    "m above n": (lambda c: arm(c).update(m=601), r"arms/main/m: 601 exceeds the training-set size n=600"),
+    "epochs below 1": (lambda c: arm(c).update(epochs=0), r"arms/main/epochs: 0 is less than the minimum of 1"),
+    "empty grid": (lambda c: arm(c).update(lam=[]), r"arms/main/lam: \[\] should be non-empty"),
+    "no arms": (lambda c: c["studies"]["smoke"].update(arms={}), r"studies/smoke/arms: \{\} should be non-empty"),
+    "non-numeric value": (lambda c: arm(c).update(eta=["fast"]), r"arms/main/eta/0: 'fast' is not of type 'number'"),
+    "width 0": (lambda c: arm(c).update(hidden=[[0]]), r"arms/main/hidden/0/0: 0 is less than the minimum of 1"),
+    "unknown key": (lambda c: arm(c).update(lamda=[1]), r"arms/main: Additional properties .*'lamda'"),
+    "train_size too big": (lambda c: arm(c).update(train_size=10**6), r"train_size: 1000000 exceeds the 600"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_config_is_rejected_naming_the_key(case):
+    change, message = BAD[case]
+    with pytest.raises(ConfigError, match=message):
+        validate(with_change("smoke", change))
+
+
+def test_shipped_config_is_valid_and_grid_sizes_are_as_documented():
+    validate(CONFIG)
+    grid = cells(CONFIG, "grid")
+    assert len(grid) == 24 and sum(len(c.seeds) for c in grid) == 72
+    assert {c.n for c in grid} == {50_000} and {c.epochs for c in grid} == {30}
+    widths = cells(CONFIG, "widths")
+    assert {c.hidden for c in widths} == {(10,), (30,), (100,), (300,), (100, 100)}
+    for c in widths:  # every arm trains long enough to reach its plateau
+        assert c.epochs * c.eta * c.lam / c.m >= 10
+
+
+def test_book_presets_are_the_books_configurations():
+    book = {(c.arm, c.init, c.lam, c.eta, c.hidden, c.n, c.epochs) for c in cells(CONFIG, "book")}
+    assert ("small-l2", "standard", 0.1, 0.5, (30,), 1000, 400) in book
+    assert ("small-noreg", "standard", 0.0, 0.5, (30,), 1000, 400) in book
+    assert ("full-l2", "standard", 5.0, 0.5, (30,), 50_000, 30) in book
+    assert ("full-noreg", "standard", 0.0, 0.5, (30,), 50_000, 30) in book
+    for h in (30, 100):
+        for init in ("standard", "scaled"):
+            assert (f"init-h{h}", init, 5.0, 0.1, (h,), 50_000, 30) in book
+    assert ("wide", "standard", 5.0, 0.5, (100,), 50_000, 30) in book
+    assert all(c.m == 10 for c in cells(CONFIG, "book"))
+
+
+def test_paths_are_literal_and_deterministic():
+    assert [fmt(5.0), fmt(0.1), fmt(50), fmt(2.0), fmt(0.5)] == ["5", "0.1", "50", "2", "0.5"]
+    cell = cells(CONFIG, "grid")[0]
+    assert cell.run_dir(0) == "results/grid/runs/main/init~standard/lam~0/eta~0.1/hidden~30/seed~0"
+    assert [c.path for c in cells(CONFIG, "grid")] == [c.path for c in cells(CONFIG, "grid")]
+
+
+def test_dataset_override_and_init_registry_agree():
+    config = load_config(ROOT / "config" / "config.yaml", {"study": "book", "dataset": "fashion-mnist"})
+    assert {c.dataset for c in cells(config)} == {"fashion-mnist"}
+    assert sorted(INIT_NAMES) == sorted(INITS)
+
+
+def test_snakemake_rejects_bad_config_before_any_job(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--config", "study=smoke",
+                             "dataset=cifar"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "dataset: 'cifar' is not one of" in result.stdout + result.stderr
+    assert "localrule" not in result.stdout + result.stderr
