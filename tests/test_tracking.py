@@ -16,6 +16,7 @@ from test_data import closed_port_url
 
 from decaylab import tracking
 from decaylab.job import Member
+from decaylab.tracking import SUPERSEDED_TAG
 from decaylab.train import main, run_job
 
 
@@ -103,12 +104,17 @@ def test_sigterm_marks_run_killed_and_writes_nothing(tmp_path, tracking):
     assert not (tmp_path / "k").exists() or not any((tmp_path / "k").iterdir())
 
 
-def test_stale_running_run_is_reaped_on_rerun(tmp_path, tracking):
+def test_rerun_of_a_folder_supersedes_earlier_runs(tmp_path, tracking):
     client, exp_id = tracking_client_and_experiment()
     out = str(tmp_path / "run")
     stale = client.create_run(exp_id, tags={tracking_tag(): out}).info.run_id  # as if SIGKILLed
-    run_job(make_job(tmp_path, [Member("standard", 1.0, 0.5, 0, out)], epochs=1))
+    first = run_job(make_job(tmp_path, [Member("standard", 1.0, 0.5, 0, out)], epochs=1))[0]["mlflow_run_id"]
     assert client.get_run(stale).info.status == "KILLED"
+    second = run_job(make_job(tmp_path, [Member("standard", 1.0, 0.5, 0, out)], epochs=1))[0]["mlflow_run_id"]
+    tags = {r: client.get_run(r).data.tags for r in (stale, first, second)}
+    assert tags[stale][SUPERSEDED_TAG] == tags[first][SUPERSEDED_TAG] == "true"
+    assert SUPERSEDED_TAG not in tags[second]
+    assert client.get_run(first).info.status == "FINISHED"
 
 
 def tracking_client_and_experiment():

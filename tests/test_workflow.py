@@ -1,9 +1,12 @@
 """The smoke study end to end through Snakemake in a scratch copy of the workflow."""
 
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -78,3 +81,77 @@ def test_snakemake_report_builds(smoke):
                              "report.html"], cwd=smoke, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert (smoke / "report.html").stat().st_size > 10_000
+
+
+def _start(cwd: Path):
+    return subprocess.Popen([sys.executable, "-m", "snakemake", "--cores", "2", "--config", "study=smoke"], cwd=cwd,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def _wait_for(predicate, timeout=300):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    raise AssertionError("timed out")
+
+
+def _mlflow_runs(work: Path):
+    client = MlflowClient(tracking_uri=f"sqlite:///{work / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("decaylab")
+    return client.search_runs([exp.experiment_id], max_results=200)
+
+
+def _same_summary(a: Path, b: Path):
+    keys = ["arm", "init", "lam", "eta", "hidden", "seed", "epoch", "layer", "metric"]
+    left = pd.read_parquet(a / "results/smoke/summary.parquet").sort_values(keys).reset_index(drop=True)
+    right = pd.read_parquet(b / "results/smoke/summary.parquet").sort_values(keys).reset_index(drop=True)
+    pd.testing.assert_frame_equal(left, right)
+
+
+def test_sigkill_of_the_whole_run_then_rerun_finishes_with_the_same_numbers(smoke, tmp_path):
+    work = scratch_workflow(tmp_path)
+    proc = _start(work)
+    _wait_for(lambda: any((work / "results/smoke/runs").rglob("run.json")) if (work / "results").exists() else False)
+    os.killpg(proc.pid, signal.SIGKILL)  # snakemake and every job it started, as a crash would
+    proc.wait()
+    assert not (work / "reports/smoke/report.md").exists()
+    # Snakemake's lock survives a SIGKILL by design (it guards against two runs in one folder)
+    assert snakemake(work, "--unlock").returncode == 0
+    result = snakemake(work)
+    assert result.returncode == 0, result.stderr[-3000:]
+    _same_summary(smoke, work)
+    runs = _mlflow_runs(work)
+    statuses = [r.info.status for r in runs]
+    assert "RUNNING" not in statuses, statuses
+    current = [r for r in runs if "decaylab.superseded" not in r.data.tags
+               and r.data.tags.get("decaylab.role") != "study"]
+    assert len(current) == 8 and {r.info.status for r in current} == {"FINISHED"}
+    assert len(pd.read_csv(work / "results/smoke/runs.csv")) == 8
+    assert statuses.count("KILLED") >= 1  # the jobs caught by the kill, reaped on the rerun
+
+
+def test_sigkill_of_one_training_job_then_rerun(smoke, tmp_path):
+    import psutil
+
+    work = scratch_workflow(tmp_path)
+    proc = _start(work)
+
+    def training_job():
+        for child in psutil.Process(proc.pid).children(recursive=True):
+            try:
+                if any("train.py" in part for part in child.cmdline()):
+                    return child
+            except psutil.NoSuchProcess:
+                continue
+        return None
+
+    _wait_for(lambda: training_job() is not None and (work / "mlflow.db").exists())
+    time.sleep(3)  # let it get into training
+    training_job().kill()
+    assert proc.wait(timeout=600) != 0  # the study reports the failed job (others went on: keep-going)
+    result = snakemake(work)
+    assert result.returncode == 0, result.stderr[-3000:]
+    _same_summary(smoke, work)
+    assert "RUNNING" not in [r.info.status for r in _mlflow_runs(work)]

@@ -35,7 +35,7 @@ def aggregate(run_jsons: list[str], summary_out: Path, runs_out: Path) -> pd.Dat
         history = metrics[metrics.layer == "net"].pivot(index="epoch", columns="metric", values="value")
         rows.append({
             **cols,
-            **{k.replace("/", "_"): v for k, v in summary["final"].items() if k.startswith("net/")},
+            **{k.removeprefix("net/"): v for k, v in summary["final"].items() if k.startswith("net/")},
             "peak_acc_validation": history["acc_validation"].max(),
             "peak_acc_test": history["acc_test"].max(),
             "wall_time_s": summary["wall_time_s"], "mlflow_run_id": summary["mlflow_run_id"],

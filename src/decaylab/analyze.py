@@ -63,19 +63,17 @@ def claim_dominance(w: pd.DataFrame) -> dict:
     per_layer = {}
     for layer in _layers(w):
         mine = [r for r in rows if r["layer"] == layer]
-        size = [r for r in mine if r["size_reading_holds"]]
-        strong = [r for r in mine if r["strong_reading_holds"]]
         per_layer[layer] = {
-            "cells": len(mine), "size_reading_holds": len(size), "strong_reading_holds": len(strong),
-            "lam_where_size_holds": sorted({r["lam"] for r in size}),
-            "lam_where_size_fails": sorted({r["lam"] for r in mine if not r["size_reading_holds"]}),
-        }
+            f"lam={lam:g}": {"cells": len(at), "size_reading_holds": sum(r["size_reading_holds"] for r in at),
+                             "strong_reading_holds": sum(r["strong_reading_holds"] for r in at)}
+            for lam in sorted({r["lam"] for r in mine}) for at in [[r for r in mine if r["lam"] == lam]]}
     words = "; ".join(
-        f"{layer}: decay share >= {SHARE_THRESHOLD} in {v['size_reading_holds']}/{v['cells']} cells "
-        f"(holds for lam in {v['lam_where_size_holds'] or 'none'}, fails for {v['lam_where_size_fails'] or 'none'}),"
-        f" decay displacement > gradient displacement in {v['strong_reading_holds']}/{v['cells']}"
-        for layer, v in per_layer.items())
-    return {"verdict": f"First {EARLY_EPOCHS} epochs, all seeds: {words}.", "per_layer": per_layer, "table": rows}
+        f"{layer}: " + ", ".join(f"{lam}: size {v['size_reading_holds']}/{v['cells']} cells, strong "
+                                 f"{v['strong_reading_holds']}/{v['cells']}" for lam, v in by_lam.items())
+        for layer, by_lam in per_layer.items())
+    return {"verdict": f"Cells where the first {EARLY_EPOCHS} epochs are decay-dominated in every seed (size: decay "
+                       f"share >= {SHARE_THRESHOLD}; strong: decay displacement > gradient displacement), per layer "
+                       f"and lam: {words}.", "per_layer": per_layer, "table": rows}
 
 
 def claim_decay_rate(w: pd.DataFrame) -> dict:
@@ -96,7 +94,7 @@ def claim_decay_rate(w: pd.DataFrame) -> dict:
                      "median_rel_error": float(g.rel_error.median()),
                      "exp_vs_exact_rel_gap": float(abs(g.exact_log.iloc[0] / g.predicted_log.iloc[0] - 1))})
     table = pd.DataFrame(rows)
-    dead = w[w.layer == "W1"].dropna(subset=["shrink_dead"])
+    dead = w[w.layer == "W1"].dropna(subset=["shrink_dead"]) if "shrink_dead" in w else w.iloc[:0]
     control = float((np.log(dead.shrink_dead) - dead.exact_log).abs().max()) if len(dead) else None
     if table.empty:
         verdict = "not testable: no decay-dominated epoch"
@@ -179,26 +177,31 @@ def claim_tail_off(w: pd.DataFrame) -> dict:
     ratios = {}
     for layer, g in t.groupby("layer"):
         ratios[layer] = {col: _spread(g[col]) for col in ("ratio_inv_sqrt_nw", "ratio_inv_nw", "ratio_inv_sqrt_nin")}
-    single = t[~t.hidden.str.contains("-")]
-    vs_width = slope_over_seeds(single, "n_w", ["layer", "init", "lam"]) if single.n_w.nunique() >= 2 else []
-    vs_lam = slope_over_seeds(t, "lam_over_n", ["layer", "init", "hidden"]) if t.lam.nunique() >= 2 else []
+    settled = t[t.plateau_settled]  # slopes only from plateaus that have settled
+    single = settled[~settled.hidden.str.contains("-")]
+    vs_width = slope_over_seeds(single, "n_w", ["layer", "init", "lam", "eta", "n"])
+    vs_lam = slope_over_seeds(settled, "lam_over_n", ["layer", "init", "hidden", "eta", "n"])
     for row in vs_width:  # which hypothesis the slope supports (1/sqrt(n_in) predicts 0 for W1, -0.5 after)
         expected = {**HYPOTHESES, "1/sqrt(n_in)": 0.0 if row["layer"] == "W1" else -0.5}
-        row["consistent_with"] = [h for h, s in expected.items() if row["ci95"] and row["ci95"][0] <= s <= row["ci95"][1]]
+        ci = row["ci95"]
+        row["consistent_with"] = [h for h, s in expected.items() if ci and ci[0] <= s <= ci[1]]
         row["nearest"] = min(expected, key=lambda h: abs(expected[h] - row["slope"]))
     reached = t.tail_epoch.notna().mean()
-    parts = [f"tail-off reached in {reached:.0%} of run-layers"]
+    parts = [f"tail-off reached in {reached:.0%} of run-layers, plateau settled (RMS within 10% over the last "
+             f"{PLATEAU_FRACTION:.0%} of epochs) in {t.plateau_settled.mean():.0%}"]
     for layer, r in ratios.items():
         parts.append(f"{layer}: plateau RMS x sqrt(n_w) = {r['ratio_inv_sqrt_nw']['mean']:.2f} "
                      f"(sd {r['ratio_inv_sqrt_nw']['sd']:.2f}), x sqrt(n_in) = {r['ratio_inv_sqrt_nin']['mean']:.2f}, "
                      f"x n_w = {r['ratio_inv_nw']['mean']:.0f}")
     for row in vs_width:
         ci = "n/a" if row["ci95"] is None else f"[{row['ci95'][0]:.2f}, {row['ci95'][1]:.2f}]"
-        parts.append(f"slope vs n_w ({row['layer']}, {row['init']}, lam={row['lam']:g}): {row['slope']:.2f} "
+        parts.append(f"slope vs n_w ({row['layer']}, {row['init']}, lam={row['lam']:g}, eta={row['eta']:g}, "
+                     f"n={row['n']}): {row['slope']:.2f} "
                      f"95% CI {ci}, nearest {row['nearest']}")
     for row in vs_lam:
         ci = "n/a" if row["ci95"] is None else f"[{row['ci95'][0]:.2f}, {row['ci95'][1]:.2f}]"
-        parts.append(f"slope vs lam/n ({row['layer']}, {row['init']}, hidden {row['hidden']}): {row['slope']:.2f} "
+        parts.append(f"slope vs lam/n ({row['layer']}, {row['init']}, hidden {row['hidden']}, eta={row['eta']:g}, "
+                     f"n={row['n']}): {row['slope']:.2f} "
                      f"95% CI {ci}")
     return {"verdict": "; ".join(parts) + ".", "ratios": ratios, "slopes_vs_n_w": vs_width,
             "slopes_vs_lam_over_n": vs_lam, "table": t.to_dict("records")}

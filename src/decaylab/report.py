@@ -1,6 +1,7 @@
 """The study's report.md: verdicts with their numbers, the book's examples, definitions and figures."""
 
 import json
+import math
 import os
 import platform
 from datetime import datetime
@@ -26,6 +27,8 @@ CAPTIONS = {
 
 def md_table(rows: list[dict], columns: list[str]) -> str:
     def cell(v):
+        if isinstance(v, float) and math.isnan(v):
+            return "—"
         if isinstance(v, float):
             return f"{v:.4g}"
         if isinstance(v, dict) and "mean" in v:
@@ -109,11 +112,20 @@ def write_report(claims: dict, run_jsons: list[str], out: Path) -> None:
                                 "book_accuracy"]), ""]
     parts += ["## Diverged runs", ""]
     parts += [f"- {r['run_dir']}" for r in claims["diverged_runs"]] or ["None."]
-    parts += ["", "## Definitions", "", analyze.__doc__.split("\n\n", 1)[1].strip(), "",
-              f"Thresholds: {json.dumps(t)}", "", "## Figures", ""]
+    parts += ["", "## Definitions", "", _definitions(t), "", "## Figures", ""]
     for name in FIGURES:
         parts += [f"![{name}](figures/{name}.png)", "", CAPTIONS[name], ""]
     write_text(out, "\n".join(parts))
+
+
+def _definitions(t: dict) -> str:
+    """The analysis module's operational definitions with this run's threshold values filled in."""
+    text = analyze.__doc__.split("\n\n", 1)[1].strip()
+    names = {"EARLY_EPOCHS": "early_epochs", "SHARE_THRESHOLD": "decay_share", "RATE_TOLERANCE": "rate_tolerance",
+             "PLATEAU_FRACTION": "plateau_fraction"}
+    for name, key in names.items():
+        text = text.replace(name, str(t[key]))
+    return text
 
 
 def _tail_rows(claim: dict) -> list[dict]:

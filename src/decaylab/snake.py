@@ -2,6 +2,7 @@
 
 import os
 import sys
+import traceback
 from contextlib import contextmanager
 
 
@@ -16,6 +17,9 @@ def log_to(path: str):
         os.dup2(log.fileno(), 2)
         try:
             yield
+        except BaseException:
+            traceback.print_exc()  # into the log, where the rule's message points
+            raise
         finally:
             sys.stdout.flush()
             sys.stderr.flush()

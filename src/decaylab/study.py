@@ -21,10 +21,9 @@ DATASET_SPLITS = {  # (train, validation, test) sizes of each source
     "mnist-5k": (3_000, 1_000, 1_000),
     "synthetic": (600, 200, 200),
 }
-DATASET_INPUTS = {"mnist": 784, "fashion-mnist": 784, "mnist-5k": 784, "synthetic": 64}
 INIT_NAMES = ("standard", "scaled")  # kept equal to decaylab.inits.INITS by a test
-SETTING_DEFAULTS = {"hidden": [[30]], "train_size": None, "validation_size": None, "test_size": None, "m": 10, "epochs": 30,
-                    "init": ["standard"], "lam": [0], "eta": [0.5], "book": {}}
+SETTING_DEFAULTS = {"hidden": [[30]], "train_size": None, "validation_size": None, "test_size": None, "m": 10,
+                    "epochs": 30, "init": ["standard"], "lam": [0], "eta": [0.5], "book": {}}
 
 
 class ConfigError(ValueError):

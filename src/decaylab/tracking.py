@@ -15,6 +15,7 @@ from urllib.parse import urlparse
 
 DEFAULT_URI = "sqlite:///mlflow.db"
 RUN_DIR_TAG = "decaylab.out"
+SUPERSEDED_TAG = "decaylab.superseded"
 
 
 class TrackingError(RuntimeError):
@@ -87,12 +88,13 @@ def _artifact_location(uri: str, name: str) -> str | None:
     return (Path(uri.removeprefix("sqlite:///")).resolve().parent / "mlartifacts" / name).as_uri()
 
 
-def reap_stale(client, experiment_id: str, out: str) -> None:
-    """Mark KILLED any run for this output folder left RUNNING by a process that died (SIGKILL)."""
-    stale = client.search_runs(
-        [experiment_id], filter_string=f"tags.`{RUN_DIR_TAG}` = '{out}' and attributes.status = 'RUNNING'")
-    for run in stale:
-        client.set_terminated(run.info.run_id, status="KILLED")
+def supersede_previous(client, experiment_id: str, out: str) -> None:
+    """Before a run folder is trained again: earlier runs for it are tagged superseded, and any left
+    RUNNING by a process that died (SIGKILL) is marked KILLED. So each folder has one current run."""
+    for run in client.search_runs([experiment_id], filter_string=f"tags.`{RUN_DIR_TAG}` = '{out}'"):
+        client.set_tag(run.info.run_id, SUPERSEDED_TAG, "true")
+        if run.info.status == "RUNNING":
+            client.set_terminated(run.info.run_id, status="KILLED")
 
 
 class MemberRun:
@@ -101,7 +103,7 @@ class MemberRun:
     def __init__(self, client, experiment_id: str, name: str, params: dict, tags: dict):
         from mlflow.entities import Param
 
-        self.client = client
+        self.client, self.ended = client, False
         self.run_id = client.create_run(experiment_id, run_name=name, tags=tags).info.run_id
         client.log_batch(self.run_id, params=[Param(k, str(v)) for k, v in params.items()])
 
@@ -113,12 +115,14 @@ class MemberRun:
         for lo in range(0, len(batch), 1000):  # MLflow's limit per batch call
             self.client.log_batch(self.run_id, metrics=batch[lo : lo + 1000])
 
-    def finish(self, status: str, artifact: Path | None = None, tags: dict | None = None) -> None:
+    def log_artifact(self, path: Path) -> None:
+        self.client.log_artifact(self.run_id, str(path))
+
+    def finish(self, status: str, tags: dict | None = None) -> None:
         for key, value in (tags or {}).items():
             self.client.set_tag(self.run_id, key, value)
-        if artifact is not None:
-            self.client.log_artifact(self.run_id, str(artifact))
         self.client.set_terminated(self.run_id, status=status)
+        self.ended = True
 
 
 def start_study_run(experiment: str, study: str) -> dict:

@@ -78,76 +78,91 @@ class MemberRecords:
         return {f"{layer}/{metric}": v for epoch, layer, metric, v in self.rows if epoch == last}
 
 
+class OutputError(RuntimeError):
+    """A run folder cannot be written (disk full, no permission)."""
+
+
+def check_writable(folder: Path) -> None:
+    """Fail before training, not after it, when a run folder cannot be written."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        write_text(folder / ".write-check", "ok")
+        (folder / ".write-check").unlink()
+    except OSError as exc:
+        raise OutputError(f"cannot write to {folder}: {exc.strerror or exc}; free space or pick another folder. "
+                          "Nothing was trained.") from exc
+
+
 def run_job(job: Job) -> list[dict]:
     """Train the job's members; write their outputs and MLflow runs. Returns the run.json contents."""
-    import pandas as pd
     import torch
 
     from decaylab import tracking
 
     torch.set_num_threads(job.threads)
     client, experiment_id = tracking.client_and_experiment(job.experiment)
+    for mb in job.members:
+        check_writable(Path(mb.out))
     splits = load_splits(job)
     started, started_at = time.time(), datetime.now(timezone.utc).isoformat()
     commit = git_commit()
     records = []
-    for mb in job.members:
-        tracking.reap_stale(client, experiment_id, mb.out)
-        config = job.member_config(mb)
-        tags = {**job.tags, tracking.RUN_DIR_TAG: mb.out, "decaylab.cell": mb.cell, "decaylab.study": job.study,
-                "decaylab.config_hash": config_hash(config), "git_commit": commit or "unknown"}
-        if job.parent_run_id:
-            tags["mlflow.parentRunId"] = job.parent_run_id
-        run = tracking.MemberRun(client, experiment_id, mb.cell or mb.out, config, tags)
-        records.append(MemberRecords(mb, run))
     stop = _StopSignal()
     old_handlers = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
-    status = "FAILED"
     try:
+        for mb in job.members:
+            tracking.supersede_previous(client, experiment_id, mb.out)
+            config = job.member_config(mb)
+            tags = {**job.tags, tracking.RUN_DIR_TAG: mb.out, "decaylab.cell": mb.cell, "decaylab.study": job.study,
+                    "decaylab.config_hash": config_hash(config), "git_commit": commit or "unknown"}
+            if job.parent_run_id:
+                tags["mlflow.parentRunId"] = job.parent_run_id
+            run = tracking.MemberRun(client, experiment_id, mb.cell or mb.out, config, tags)
+            records.append(MemberRecords(mb, run))
         module = fit_ensemble(job, splits, _recorder(records))
-        status = "FINISHED"
+        timing = {"wall_time_s": round(time.time() - started, 3), "started_at": started_at,
+                  "finished_at": datetime.now(timezone.utc).isoformat()}
+        return [_write_outputs(job, module, rec, commit, timing) for rec in records]
     except BaseException as exc:  # Lightning turns interrupts into SystemExit
+        status = "KILLED" if stop.received else "FAILED"
+        for rec in records:
+            if not rec.run.ended:
+                rec.run.finish(status)
         if stop.received:
-            status = "KILLED"
             raise JobKilled(stop.received) from exc
         raise
     finally:
         for s, h in old_handlers.items():
             signal.signal(s, h)
-        if status != "FINISHED":
-            for rec in records:
-                rec.run.finish(status)
-    wall, finished_at = time.time() - started, datetime.now(timezone.utc).isoformat()
-    results = []
-    for rec in records:
-        out = Path(rec.member.out)
-        table = pd.DataFrame(rec.rows, columns=["epoch", "layer", "metric", "value"])
+
+
+def _write_outputs(job: Job, module, rec: MemberRecords, commit: str | None, timing: dict) -> dict:
+    """metrics.parquet, then run.json (the completion marker), each atomic; then the MLflow run ends FINISHED."""
+    import pandas as pd
+
+    out = Path(rec.member.out)
+    table = pd.DataFrame(rec.rows, columns=["epoch", "layer", "metric", "value"])
+    try:
         with atomic_path(out / "metrics.parquet") as tmp:
             table.to_parquet(tmp, index=False)
-        summary = {
-            "config": job.member_config(rec.member),
-            "cell": rec.member.cell,
-            "n": module.n,
-            "sizes": module.sizes,
-            "final": rec.final(),
-            "diverged": rec.diverged_epoch is not None,
-            "diverged_epoch": rec.diverged_epoch,
-            "wall_time_s": round(wall, 3),
-            "started_at": started_at,
-            "finished_at": finished_at,
-            "members_in_job": len(job.members),
-            "device": str(module.device),
-            "versions": {p: version(p) for p in ("torch", "lightning", "mlflow", "numpy", "pandas")},
-            "git_commit": commit,
-            "config_hash": config_hash(job.member_config(rec.member)),
-            "mlflow_run_id": rec.run.run_id,
-            "mlflow_experiment": job.experiment,
-        }
-        rec.run.finish("FINISHED", artifact=out / "metrics.parquet",
-                       tags={"decaylab.diverged": str(summary["diverged"]).lower()})
+    except OSError as exc:
+        raise OutputError(f"cannot write {out / 'metrics.parquet'}: {exc}; nothing half-written was left.") from exc
+    config = job.member_config(rec.member)
+    summary = {
+        "config": config, "cell": rec.member.cell, "n": module.n, "sizes": module.sizes, "final": rec.final(),
+        "diverged": rec.diverged_epoch is not None, "diverged_epoch": rec.diverged_epoch, **timing,
+        "members_in_job": len(job.members), "device": str(module.device),
+        "versions": {p: version(p) for p in ("torch", "lightning", "mlflow", "numpy", "pandas")},
+        "git_commit": commit, "config_hash": config_hash(config),
+        "mlflow_run_id": rec.run.run_id, "mlflow_experiment": job.experiment,
+    }
+    rec.run.log_artifact(out / "metrics.parquet")
+    try:
         write_text(out / "run.json", json.dumps(summary, indent=2, allow_nan=True) + "\n")
-        results.append(summary)
-    return results
+    except OSError as exc:
+        raise OutputError(f"cannot write {out / 'run.json'}: {exc}; nothing half-written was left.") from exc
+    rec.run.finish("FINISHED", tags={"decaylab.diverged": str(summary["diverged"]).lower()})
+    return summary
 
 
 def _recorder(records: list[MemberRecords]):
@@ -222,7 +237,7 @@ def main(argv=None) -> int:
     try:
         job = parse_args(argv)
         run_job(job)
-    except (ValueError, DataError, TrackingError) as exc:
+    except (ValueError, DataError, TrackingError, OutputError) as exc:
         print(f"decaylab.train: error: {exc}", file=sys.stderr)
         return 2
     except JobKilled as exc:

