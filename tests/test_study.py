@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from decaylab.inits import INITS
-from decaylab.study import INIT_NAMES, ConfigError, cells, fmt, load_config, validate
+from decaylab.study import INIT_NAMES, ConfigError, cells, fmt, load_config, train_jobs, validate
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
@@ -94,3 +94,16 @@ def test_snakemake_rejects_bad_config_before_any_job(tmp_path):
     assert result.returncode != 0
     assert "dataset: 'cifar' is not one of" in result.stdout + result.stderr
     assert "localrule" not in result.stdout + result.stderr
+
+
+def test_cells_pack_into_jobs_without_splitting_seeds():
+    grid = cells(CONFIG, "grid")
+    assert [len(j.cells) for j in train_jobs(grid)] == [1] * 24
+    packed = train_jobs(grid, members_per_job=16)
+    assert len(packed) == 5 and max(sum(len(c.seeds) for c in j.cells) for j in packed) == 15
+    assert sorted(c.path for j in packed for c in j.cells) == sorted(c.path for c in grid)
+    widths = train_jobs(cells(CONFIG, "widths"), members_per_job=64)
+    for job in widths:  # only cells of one shape and length share a job
+        assert len({(c.hidden, c.epochs) for c in job.cells}) == 1
+    files = packed[0].run_files("run.json")
+    assert len(files) == len(set(files)) == 15 and files[0].endswith("seed~0/run.json")

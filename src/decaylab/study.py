@@ -143,5 +143,29 @@ def cells(config: dict, study: str | None = None) -> list[Cell]:
     return out
 
 
-def datasets(config: dict) -> list[str]:
-    return sorted({c.dataset for c in cells(config)})
+@dataclass(frozen=True)
+class TrainJob:
+    """Cells trained together as one ensemble (they share data, layer sizes, m and epochs)."""
+
+    name: str
+    cells: tuple[Cell, ...]
+
+    def run_files(self, filename: str) -> list[str]:
+        return [f"{cell.run_dir(seed)}/{filename}" for cell in self.cells for seed in cell.seeds]
+
+
+def train_jobs(study_cells: list[Cell], members_per_job: int = 0) -> list[TrainJob]:
+    """Group cells into jobs of at most members_per_job members (0: one cell, i.e. its seeds, per job).
+
+    A cell's seeds are never split; only cells that share every shared setting are grouped.
+    """
+    shared = {}
+    for cell in study_cells:
+        key = (cell.dataset, cell.hidden, cell.m, cell.epochs, cell.train_size, cell.validation_size, cell.test_size)
+        shared.setdefault(key, []).append(cell)
+    jobs = []
+    for group in shared.values():
+        per_job = max(1, members_per_job // len(group[0].seeds)) if members_per_job else 1
+        for lo in range(0, len(group), per_job):
+            jobs.append(TrainJob(f"train_{len(jobs):03d}", tuple(group[lo : lo + per_job])))
+    return jobs

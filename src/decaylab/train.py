@@ -187,14 +187,14 @@ def fit_ensemble(job: Job, splits, record):
     return module
 
 
-def job_for_cell(cell, run_dirs: list[str], data_file: str, parent: dict, accelerator: str, threads: int) -> Job:
-    """The job that trains one study cell: its seeds as members, one run folder each."""
-    members = tuple(Member(cell.init, cell.lam, cell.eta, seed, run_dir, cell=cell.path)
-                    for seed, run_dir in zip(cell.seeds, run_dirs))
-    return Job(dataset=cell.dataset, hidden=cell.hidden, m=cell.m, epochs=cell.epochs, members=members,
-               train_size=cell.train_size, validation_size=cell.validation_size, test_size=cell.test_size,
+def job_for_cells(cells, data_file: str, parent: dict, accelerator: str, threads: int) -> Job:
+    """The job that trains study cells of one shape together: every seed of every cell is a member."""
+    first = cells[0]
+    members = tuple(Member(c.init, c.lam, c.eta, seed, c.run_dir(seed), cell=c.path) for c in cells for seed in c.seeds)
+    return Job(dataset=first.dataset, hidden=first.hidden, m=first.m, epochs=first.epochs, members=members,
+               train_size=first.train_size, validation_size=first.validation_size, test_size=first.test_size,
                data_file=data_file, accelerator=accelerator, threads=threads, experiment=parent["experiment"],
-               parent_run_id=parent["parent_run_id"], study=cell.study)
+               parent_run_id=parent["parent_run_id"], study=first.study)
 
 
 def parse_args(argv=None) -> Job:

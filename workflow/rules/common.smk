@@ -3,20 +3,19 @@ import re
 
 from snakemake.utils import validate
 
-from decaylab.study import cells, validate as validate_study
+from decaylab.study import cells, train_jobs, validate as validate_study
 
 validate_study(config)  # names the bad key and the allowed values
 validate(config, schema="../schemas/config.schema.yaml")
 
 STUDY = config["study"]
 CELLS = {cell.path: cell for cell in cells(config)}
-SEEDS = sorted({seed for cell in CELLS.values() for seed in cell.seeds})
+TRAIN_JOBS = train_jobs(list(CELLS.values()), config.get("members_per_job", 0))
 DATASETS = sorted({cell.dataset for cell in CELLS.values()})
 
 
 wildcard_constraints:
     study=re.escape(STUDY),
-    cell="|".join(re.escape(path) for path in CELLS),
     dataset="|".join(re.escape(name) for name in DATASETS),
 
 

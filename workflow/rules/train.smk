@@ -12,22 +12,26 @@ rule tracking_setup:
         "../scripts/tracking_setup.py"
 
 
-rule train:
-    input:
-        data=lambda w: f"results/data/{CELLS[w.cell].dataset}.npz",
-        tracking=f"results/{STUDY}/mlflow.json",
-    output:
-        runs=[f"results/{{study}}/runs/{{cell}}/seed~{seed}/run.json" for seed in SEEDS],
-        metrics=[f"results/{{study}}/runs/{{cell}}/seed~{seed}/metrics.parquet" for seed in SEEDS],
-    log:
-        "logs/{study}/train/{cell}.log",
-    threads: 1
-    resources:
-        gpu=config.get("gpus_per_job", 0),
-    params:
-        cell=lambda w: CELLS[w.cell],
-        accelerator=config.get("accelerator", "auto"),
-    conda:
-        "../envs/decaylab.yaml"
-    script:
-        "../scripts/train.py"
+for job in TRAIN_JOBS:  # one rule per job: a job's outputs are one run folder per grid point
+
+    rule:
+        name:
+            job.name
+        input:
+            data=f"results/data/{job.cells[0].dataset}.npz",
+            tracking=f"results/{STUDY}/mlflow.json",
+        output:
+            runs=job.run_files("run.json"),
+            metrics=job.run_files("metrics.parquet"),
+        log:
+            f"logs/{STUDY}/train/{job.name}.log",
+        threads: 1
+        resources:
+            gpu=config.get("gpus_per_job", 0),
+        params:
+            cells=job.cells,
+            accelerator=config.get("accelerator", "auto"),
+        conda:
+            "../envs/decaylab.yaml"
+        script:
+            "../scripts/train.py"
