@@ -17,6 +17,17 @@ include: "workflow/rules/analyze.smk"
 include: "workflow/rules/report.smk"
 
 
+# Light steps run where Snakemake runs (on a cluster: the login node); training goes to the executor.
+localrules:
+    all,
+    prepare_data,
+    tracking_setup,
+    aggregate,
+    analyze,
+    figures,
+    report,
+
+
 rule all:
     input:
         f"reports/{STUDY}/report.md",

@@ -95,6 +95,9 @@ def check_writable(folder: Path) -> None:
 
 def run_job(job: Job) -> list[dict]:
     """Train the job's members; write their outputs and MLflow runs. Returns the run.json contents."""
+    from decaylab.gpu_slots import pin_job_to_free_gpu
+
+    gpu_lock = pin_job_to_free_gpu(job.accelerator)  # noqa: F841 (held until the job ends)
     import torch
 
     from decaylab import tracking
