@@ -68,11 +68,11 @@ def plain_loop_epoch(data: Splits, eta=0.5, lam=5.0) -> float:
     return time.perf_counter() - t0
 
 
-def job_epoch_seconds(data: Splits, k: int, epochs: int, instrument: bool) -> float:
+def job_epoch_seconds(data: Splits, k: int, epochs: int, instrument: bool, accelerator: str = "cpu") -> float:
     """Per-epoch time of the decaylab job with K members: (T(1 + epochs) - T(1)) / epochs, wall clock."""
     def run(e):
         members = tuple(Member("standard", 5.0, 0.5, s, f"k{s}") for s in range(k))
-        job = Job(dataset="bench", hidden=(30,), m=M, epochs=e, members=members, accelerator="cpu",
+        job = Job(dataset="bench", hidden=(30,), m=M, epochs=e, members=members, accelerator=accelerator,
                   instrument=instrument)
         t0 = time.perf_counter()
         fit_ensemble(job, data, lambda *a: None)
@@ -86,9 +86,17 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--ks", type=int, nargs="+", default=[1, 4, 16, 64])
     p.add_argument("--epochs", type=int, default=2, help="timed epochs per variant")
+    p.add_argument("--accelerator", default="cpu", help="cpu (the comparison above) or gpu (job variants only)")
     args = p.parse_args()
     torch.set_num_threads(1)
     data = book_like_data()
+    if args.accelerator != "cpu":
+        print(f"device: {torch.cuda.get_device_name()}; the decaylab job, evaluation and instrumentation included")
+        for k in args.ks:
+            per_epoch = job_epoch_seconds(data, k, args.epochs, True, args.accelerator)
+            print(f"decaylab job K={k:<4d} {per_epoch:8.3f} s per epoch of all K  {per_epoch / k:9.4f} s/net-epoch",
+                  flush=True)
+        return
     gflops = sgemm_gflops()
     bound = FLOP_PER_STEP * math.ceil(N / M) / (gflops * 1e9)
     plain = min(plain_loop_epoch(data) for _ in range(2))

@@ -71,6 +71,7 @@ class EnsembleModule(L.LightningModule):
         return DataLoader(range(blocks), batch_size=None)
 
     def on_train_start(self):
+        self.trained_on = str(self.device)  # Lightning moves the module back to the CPU after fit
         self.hyper = Hyper(self.eta, self.lam, self.n)
         self.sizes_now = instrument.weight_sizes(self.weights, self.dead)
         self._emit(0, {**self.sizes_now, **self._evaluate()})

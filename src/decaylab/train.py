@@ -154,7 +154,7 @@ def _write_outputs(job: Job, module, rec: MemberRecords, commit: str | None, tim
     summary = {
         "config": config, "cell": rec.member.cell, "n": module.n, "sizes": module.sizes, "final": rec.final(),
         "diverged": rec.diverged_epoch is not None, "diverged_epoch": rec.diverged_epoch, **timing,
-        "members_in_job": len(job.members), "device": str(module.device),
+        "members_in_job": len(job.members), "device": module.trained_on,
         "versions": {p: version(p) for p in ("torch", "lightning", "mlflow", "numpy", "pandas")},
         "git_commit": commit, "config_hash": config_hash(config),
         "mlflow_run_id": rec.run.run_id, "mlflow_experiment": job.experiment,
