@@ -61,13 +61,13 @@ def _cli(tmp_path, out, seed, uri):
         env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def test_four_concurrent_jobs_into_a_new_store_lose_nothing(tmp_path, tracking):
-    procs = [_cli(tmp_path, tmp_path / f"r{i}", i, tracking) for i in range(4)]
+def test_eight_concurrent_jobs_into_a_new_store_lose_nothing(tmp_path, tracking):
+    procs = [_cli(tmp_path, tmp_path / f"r{i}", i, tracking) for i in range(8)]
     for p in procs:
         out, _ = p.communicate(timeout=300)
         assert p.returncode == 0, out
     client, runs = _runs(tracking)
-    assert len(runs) == 4 and {r.info.status for r in runs} == {"FINISHED"}
+    assert len(runs) == 8 and {r.info.status for r in runs} == {"FINISHED"}
     experiments = [e.name for e in client.search_experiments()]
     assert experiments.count("decaylab") == 1
     for r in runs:

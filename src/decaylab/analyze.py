@@ -95,7 +95,7 @@ def claim_decay_rate(w: pd.DataFrame) -> dict:
                      "exp_vs_exact_rel_gap": float(abs(g.exact_log.iloc[0] / g.predicted_log.iloc[0] - 1))})
     table = pd.DataFrame(rows)
     dead = w[w.layer == "W1"].dropna(subset=["shrink_dead"]) if "shrink_dead" in w else w.iloc[:0]
-    dead = dead[dead.shrink_dead > 0]  # left out: epochs where float32 squares of tiny weights underflow to 0
+    dead = dead[dead.rms_dead > 1e-15]  # left out: weights so small that float32 squares lose precision
     control = float((np.log(dead.shrink_dead) - dead.exact_log).abs().max()) if len(dead) else None
     if table.empty:
         verdict = "not testable: no decay-dominated epoch"
