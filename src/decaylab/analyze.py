@@ -94,9 +94,12 @@ def claim_decay_rate(w: pd.DataFrame) -> dict:
                      "median_rel_error": float(g.rel_error.median()),
                      "exp_vs_exact_rel_gap": float(abs(g.exact_log.iloc[0] / g.predicted_log.iloc[0] - 1))})
     table = pd.DataFrame(rows)
-    dead = w[w.layer == "W1"].dropna(subset=["shrink_dead"]) if "shrink_dead" in w else w.iloc[:0]
-    dead = dead[dead.rms_dead > 1e-15]  # left out: weights so small that float32 squares lose precision
-    control = float((np.log(dead.shrink_dead) - dead.exact_log).abs().max()) if len(dead) else None
+    control = None
+    if "shrink_dead" in w and "rms_dead" in w:
+        # weights below 1e-15 lose precision in float32 squares: those epochs are left out
+        dead = w[(w.layer == "W1") & (w.rms_dead > 1e-15)].dropna(subset=["shrink_dead"])
+        if len(dead):
+            control = float((np.log(dead.shrink_dead) - dead.exact_log).abs().max())
     if table.empty:
         verdict = "not testable: no decay-dominated epoch"
     else:
