@@ -58,12 +58,14 @@ def timing(run_jsons: list[str]) -> dict:
             "job_seconds": sum(w for _, w in jobs), "jobs": len(jobs), "devices": sorted({r["device"] for r in runs})}
 
 
-def write_report(claims: dict, run_jsons: list[str], out: Path) -> None:
+def write_report(claims: dict, run_jsons: list[str], out: Path, description: str = "") -> None:
     c = claims["claims"]
     t = claims["thresholds"]
     times = timing(run_jsons)
     parts = [
         f"# decaylab: study `{claims['study']}`",
+        "",
+        description.strip(),
         "",
         f"- dataset: {', '.join(claims['datasets'])}; runs: {claims['runs']} in {times['jobs']} jobs "
         f"(seeds of a cell train together)",

@@ -37,6 +37,8 @@ rule report:
         ),
     log:
         "logs/{study}/report.log",
+    params:
+        description=config["studies"][STUDY].get("description", ""),
     conda:
         "../envs/decaylab.yaml"
     script:
