@@ -17,7 +17,12 @@ def forward(weights: list[torch.Tensor], biases: list[torch.Tensor], x: torch.Te
     """Pre-activations and activations of every layer; x is (K, B, n_in) or shared (B, n_in)."""
     zs, acts = [], [x]
     for w, b in zip(weights, biases):
-        z = torch.matmul(acts[-1], w.transpose(1, 2)) + b.unsqueeze(1)
+        a = acts[-1]
+        if a.dim() == 2:  # input shared by all members: one large GEMM, no K-fold copy of the input
+            k, n_out, n_in = w.shape
+            z = (a @ w.reshape(k * n_out, n_in).T).view(len(a), k, n_out).transpose(0, 1) + b.unsqueeze(1)
+        else:
+            z = torch.bmm(a, w.transpose(1, 2)) + b.unsqueeze(1)
         zs.append(z)
         acts.append(torch.sigmoid(z))
     return zs, acts
