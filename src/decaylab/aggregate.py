@@ -7,8 +7,6 @@ import pandas as pd
 
 from decaylab.atomic import atomic_path
 
-RUN_KEYS = ["arm", "init", "lam", "eta", "hidden", "seed"]
-
 
 def _run_columns(run_dir: Path, summary: dict) -> dict:
     cfg = summary["config"]

@@ -42,6 +42,11 @@ def _spread(values: pd.Series) -> dict:
     return {"mean": float(v.mean()), "sd": float(v.std(ddof=1)) if len(v) > 1 else 0.0, "seeds": len(v)}
 
 
+def decay_share(w: pd.DataFrame) -> pd.Series:
+    """|decay| / (|decay| + |drift| + |noise|): the decay term's share of each epoch's change of |W|^2."""
+    return w.decay.abs() / (w.decay.abs() + w.drift.abs() + w.noise.abs())
+
+
 def _layers(w: pd.DataFrame) -> list[str]:
     return sorted(x for x in w.layer.unique() if x.startswith("W"))
 
@@ -51,7 +56,7 @@ def claim_dominance(w: pd.DataFrame) -> dict:
     w = w[(w.lam > 0) & (w.epoch >= 1) & (w.epoch <= EARLY_EPOCHS) & w.layer.str.startswith("W")].copy()
     if w.empty:
         return {"verdict": "not testable: no run with lam > 0", "table": []}
-    w["decay_share"] = w.decay.abs() / (w.decay.abs() + w.drift.abs() + w.noise.abs())
+    w["decay_share"] = decay_share(w)
     w["disp_ratio"] = w.disp_decay / w.disp_grad
     per_run = w.groupby([*RUN_KEYS, "layer"], as_index=False)[["decay_share", "disp_ratio"]].mean()
     rows = []
@@ -81,7 +86,7 @@ def claim_decay_rate(w: pd.DataFrame) -> dict:
     w = w[(w.lam > 0) & (w.epoch >= 1) & w.layer.str.startswith("W")].copy()
     if w.empty:
         return {"verdict": "not testable: no run with lam > 0", "table": []}
-    w["decay_share"] = w.decay.abs() / (w.decay.abs() + w.drift.abs() + w.noise.abs())
+    w["decay_share"] = decay_share(w)
     w["measured_log"] = np.log(w["shrink"])
     w["predicted_log"] = -w.eta * w.lam / w.m
     w["exact_log"] = np.ceil(w.n / w.m) * np.log1p(-w.eta * w.lam / w.n)
@@ -128,7 +133,7 @@ def tail_off(w: pd.DataFrame) -> pd.DataFrame:
         tail_epoch = int(trained.epoch.iloc[slow[0]]) if len(slow) else None
         last = max(3, math.ceil(PLATEAU_FRACTION * info["epochs"]))
         plateau = float(g.rms.iloc[-last:].median())
-        n_in = _n_in(info["layer"], info["sizes"])
+        n_in = layer_inputs(info["layer"], info["sizes"])
         rows.append({**info, "n_in": n_in, "tail_epoch": tail_epoch,
                      "rms_at_tail": float(g[g.epoch == tail_epoch].rms.iloc[0]) if tail_epoch else None,
                      "plateau_rms": plateau,
@@ -139,7 +144,7 @@ def tail_off(w: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _n_in(layer: str, sizes: str) -> int:
+def layer_inputs(layer: str, sizes: str) -> int:
     """Inputs of weight layer W<i>: the width of the layer before it."""
     return int(sizes.split("-")[int(layer[1:]) - 1])
 
@@ -222,7 +227,7 @@ def claim_init(w: pd.DataFrame, runs: pd.DataFrame) -> dict:
         if g.init.nunique() < 2:
             continue
         arm, lam, eta, hidden, sizes, layer = key
-        n_in = _n_in(layer, sizes)
+        n_in = layer_inputs(layer, sizes)
         target = 1 / math.sqrt(n_in)
         std = g[g.init == "standard"].groupby("epoch").rms.mean()
         scaled = g[g.init == "scaled"].groupby("epoch").rms.mean()

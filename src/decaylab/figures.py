@@ -11,7 +11,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from decaylab.analyze import SHARE_THRESHOLD, tail_off, wide  # noqa: E402
+from decaylab.analyze import SHARE_THRESHOLD, decay_share, layer_inputs, tail_off, wide  # noqa: E402
 
 FIGURES = ("dominance", "decay_rate", "tail_off", "init_comparison")
 
@@ -35,7 +35,7 @@ def dominance(w: pd.DataFrame, out_dir: Path) -> None:
     d = w[(w.lam > 0) & (w.epoch >= 1) & w.layer.str.startswith("W")].copy()
     if d.empty:
         return _empty(out_dir, "dominance", "no run with lam > 0")
-    d["decay share of d|W|^2"] = d.decay.abs() / (d.decay.abs() + d.drift.abs() + d.noise.abs())
+    d["decay share of d|W|^2"] = decay_share(d)
     d["decay / gradient displacement"] = d.disp_decay / d.disp_grad
     long = d.melt(id_vars=["epoch", "layer", "lam", "init", "seed"],
                   value_vars=["decay share of d|W|^2", "decay / gradient displacement"], var_name="reading")
@@ -57,8 +57,7 @@ def decay_rate(w: pd.DataFrame, out_dir: Path) -> None:
         return _empty(out_dir, "decay_rate", "no run with lam > 0")
     d["predicted -ln(shrink) = eta*lam/m"] = d.eta * d.lam / d.m
     d["measured / predicted"] = -np.log(d["shrink"]) / d["predicted -ln(shrink) = eta*lam/m"]
-    share = d.decay.abs() / (d.decay.abs() + d.drift.abs() + d.noise.abs())
-    d["epoch kind"] = np.where(share >= SHARE_THRESHOLD, "decay-dominated", "other")
+    d["epoch kind"] = np.where(decay_share(d) >= SHARE_THRESHOLD, "decay-dominated", "other")
     fig, ax = plt.subplots(figsize=(5.5, 4.5))
     sns.stripplot(d, x="predicted -ln(shrink) = eta*lam/m", y="measured / predicted", hue="epoch kind",
                   hue_order=["decay-dominated", "other"], dodge=True, alpha=0.5, size=3, ax=ax,
@@ -102,8 +101,7 @@ def init_comparison(w: pd.DataFrame, out_dir: Path) -> None:
         sub = d[d.layer == layer]
         sns.lineplot(sub, x="epoch", y="rms", hue="setting", style="init", errorbar="sd", ax=ax, legend=False)
         for sizes in sub.sizes.unique():
-            n_in = int(sizes.split("-")[int(layer[1:]) - 1])
-            ax.axhline(1 / math.sqrt(n_in), color="grey", lw=0.8, ls=":")
+            ax.axhline(1 / math.sqrt(layer_inputs(layer, sizes)), color="grey", lw=0.8, ls=":")
         ax.set(yscale="log", title=f"{layer} weight RMS (dotted: 1/sqrt(n_in))")
     sns.lineplot(d[d.layer == "net"], x="epoch", y="acc_validation", hue="setting", style="init", errorbar="sd",
                  ax=axes[-1])

@@ -7,7 +7,7 @@ depend on which job it is trained in.
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
@@ -52,7 +52,6 @@ class Job:
     experiment: str = "decaylab"
     parent_run_id: str | None = None
     study: str = ""
-    tags: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self):
         problems = []
@@ -91,7 +90,7 @@ class Job:
     def member_config(self, member: Member) -> dict:
         """Everything that determines one member's numbers (not where it is written or tracked)."""
         shared = {k: v for k, v in self.to_dict().items()
-                  if k not in ("members", "data_file", "experiment", "parent_run_id", "tags", "threads",
+                  if k not in ("members", "data_file", "experiment", "parent_run_id", "threads",
                                "accelerator", "block_steps", "instrument")}
         own = {k: v for k, v in asdict(member).items() if k not in ("out", "cell")}
         return {**shared, **own, "hidden": list(self.hidden)}

@@ -116,7 +116,7 @@ def run_job(job: Job) -> list[dict]:
         for mb in job.members:
             tracking.supersede_previous(client, experiment_id, mb.out)
             config = job.member_config(mb)
-            tags = {**job.tags, tracking.RUN_DIR_TAG: mb.out, "decaylab.cell": mb.cell, "decaylab.study": job.study,
+            tags = {tracking.RUN_DIR_TAG: mb.out, "decaylab.cell": mb.cell, "decaylab.study": job.study,
                     "decaylab.config_hash": config_hash(config), "git_commit": commit or "unknown"}
             if job.parent_run_id:
                 tags["mlflow.parentRunId"] = job.parent_run_id
