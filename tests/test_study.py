@@ -40,6 +40,7 @@ BAD = {
     "non-numeric value": (lambda c: arm(c).update(eta=["fast"]), r"arms/main/eta/0: 'fast' is not of type 'number'"),
     "width 0": (lambda c: arm(c).update(hidden=[[0]]), r"arms/main/hidden/0/0: 0 is less than the minimum of 1"),
     "unknown key": (lambda c: arm(c).update(lamda=[1]), r"arms/main: Additional properties .*'lamda'"),
+    "decay factor <= 0": (lambda c: arm(c).update(lam=[1200]), r"arms/main/lam: eta \* lam must stay below n=600"),
     "train_size too big": (lambda c: arm(c).update(train_size=10**6), r"train_size: 1000000 exceeds the 600"),
 }
 

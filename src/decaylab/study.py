@@ -117,6 +117,9 @@ def _check_arm(where: str, s: dict, seeds: list[int]) -> None:
     n = s["train_size"] or n_train
     if s["m"] > n:
         bad("m", f"{s['m']} exceeds the training-set size n={n} (allowed: 1..{n})")
+    if max(s["eta"]) * max(s["lam"]) >= n:
+        bad("lam", f"eta * lam must stay below n={n}, or the decay factor 1 - eta*lam/n is not positive "
+                   f"(eta up to {max(s['eta'])}, lam up to {max(s['lam'])})")
 
 
 def load_config(path: str | Path, overrides: dict | None = None) -> dict:
