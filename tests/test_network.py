@@ -2,10 +2,11 @@
 
 import math
 
+import pytest
 import torch
 
 from decaylab.inits import init_network
-from decaylab.network import Hyper, StepStats, forward, sgd_step
+from decaylab.network import INERT_BIAS, Hyper, StepStats, forward, pad_hidden, sgd_step, unpad
 
 torch.manual_seed(0)
 
@@ -71,27 +72,82 @@ def test_shared_factor_path_equals_per_member_path():
         torch.testing.assert_close(a, c, rtol=0, atol=1e-14)
 
 
-def test_decomposition_adds_up_every_step():
-    sizes, n = [20, 9, 6, 4], 300
+def test_decomposition_adds_up_every_step_and_over_an_epoch():
+    sizes, n, steps = [20, 9, 6, 4], 300, 25
     weights, biases = _ensemble(sizes, [7, 8], init="scaled")
     hyper = Hyper(torch.tensor([0.5, 2.0], dtype=torch.float64), torch.tensor([5.0, 0.3], dtype=torch.float64), n)
     gen = torch.Generator().manual_seed(1)
-    for _ in range(25):
-        stats = StepStats(weights)
+    norm_sq = [w.square().sum((1, 2)) for w in weights]
+    epoch = StepStats(weights, steps)
+    expected = [dict.fromkeys(["decay", "drift", "noise", "steplen_decay", "steplen_grad"], 0.0) for _ in weights]
+    for _ in range(steps):
+        single = StepStats(weights, 1)
         before = [w.clone() for w in weights]
         x, y = _batch(2, 10, 20, 4, gen)
-        sgd_step(weights, biases, x, y, hyper, stats)
-        for i, (w0, w1) in enumerate(zip(before, weights)):
+        sgd_step(weights, biases, x, y, hyper, single)
+        epoch.rows[epoch.steps_done] = single.rows[0]  # the same step, recorded into the epoch
+        epoch.steps_done += 1
+        for i, (w0, w1, parts) in enumerate(zip(before, weights, single.parts([w.square().sum((1, 2)) for w in before],
+                                                                               hyper.f))):
             actual = w1.square().sum((1, 2)) - w0.square().sum((1, 2))
-            parts = stats.parts(i, hyper.f)
-            torch.testing.assert_close(parts["decay"] + parts["drift"] + parts["noise"], actual,
-                                       rtol=1e-10, atol=1e-12)
-            # per-step displacement norms: |(f-1) W| and |W' - f W|
+            torch.testing.assert_close(parts["decay"] + parts["drift"] + parts["noise"], actual, rtol=1e-10,
+                                       atol=1e-12)
+            torch.testing.assert_close(parts["S_end"], w1.square().sum((1, 2)), rtol=1e-12, atol=0)
+            # per-step displacement norms: |(1 - f) W| and |W' - f W|
             torch.testing.assert_close(parts["steplen_decay"],
                                        (1 - hyper.f) * torch.linalg.vector_norm(w0, dim=(1, 2)))
             grad_step = w1 - hyper.f3 * w0
             torch.testing.assert_close(parts["steplen_grad"], torch.linalg.vector_norm(grad_step, dim=(1, 2)))
             assert (parts["noise"] > 0).all() and (parts["decay"] < 0).all()
+            for key in expected[i]:
+                expected[i][key] = expected[i][key] + parts[key]
+    # The epoch's record rebuilds S_t by recursion from S_0 alone and gets the same sums.
+    for i, parts in enumerate(epoch.parts(norm_sq, hyper.f)):
+        torch.testing.assert_close(parts["S_end"], weights[i].square().sum((1, 2)), rtol=1e-12, atol=0)
+        for key, value in expected[i].items():
+            torch.testing.assert_close(parts[key], value, rtol=1e-11, atol=1e-14)
+
+
+def test_step_norm_routes_agree():
+    """|d^T a|^2 by Gram matrices (wide layers) and by the product itself (narrow ones) is exact either way."""
+    from decaylab.network import _step_sq
+
+    gen = torch.Generator().manual_seed(2)
+    for m, n_out, n_in in ((10, 30, 784), (10, 10, 30), (3, 2, 2)):
+        d = torch.randn(4, m, n_out, generator=gen, dtype=torch.float64)
+        a = torch.rand(4, m, n_in, generator=gen, dtype=torch.float64)
+        expected = torch.bmm(d.transpose(1, 2), a).square().sum((1, 2))
+        torch.testing.assert_close(_step_sq(d, a), expected, rtol=1e-12, atol=0)
+
+
+def test_padded_units_are_inert():
+    """Training padded storage gives the unpadded network's numbers; padding stays zero weights, bias -1e4."""
+    sizes, n = [12, 7, 5, 4], 400
+    plain_w, plain_b = _ensemble(sizes, [1, 2])
+    padded_w, padded_b = pad_hidden([w.clone() for w in plain_w], [b.clone() for b in plain_b])
+    assert [w.shape[1:] for w in padded_w] == [(16, 12), (16, 16), (4, 16)]
+    hyper = Hyper(torch.tensor([0.5, 3.0], dtype=torch.float64), torch.tensor([5.0, 1.0], dtype=torch.float64), n)
+    gen = torch.Generator().manual_seed(4)
+    plain_stats, padded_stats = StepStats(plain_w, 50), StepStats(padded_w, 50)
+    norm_sq = [w.square().sum((1, 2)) for w in plain_w]
+    for _ in range(50):
+        x, y = _batch(2, 10, 12, 4, gen)
+        sgd_step(plain_w, plain_b, x, y, hyper, plain_stats)
+        sgd_step(padded_w, padded_b, x, y, hyper, padded_stats)
+    real_w, real_b = unpad(padded_w, padded_b, sizes)
+    for a, c in zip(plain_w + plain_b, real_w + real_b):
+        torch.testing.assert_close(a, c, rtol=0, atol=1e-12)
+    for w, b, real in zip(padded_w[:-1], padded_b[:-1], real_b):
+        assert (w[:, real.shape[1]:] == 0).all() and (b[:, real.shape[1]:] == INERT_BIAS).all()
+    assert all((w[:, :, s:] == 0).all() for w, s in zip(padded_w[1:], sizes[1:-1]))
+    for p, q in zip(plain_stats.parts(norm_sq, hyper.f), padded_stats.parts(norm_sq, hyper.f)):
+        for key in p:
+            torch.testing.assert_close(p[key], q[key], rtol=1e-10, atol=1e-12)
+
+
+def test_decay_factor_must_be_positive():
+    with pytest.raises(ValueError, match="eta \\* lam must be below n=100"):
+        Hyper(torch.tensor([0.5, 1.0]), torch.tensor([5.0, 100.0]), 100)
 
 
 def test_decay_only_step_is_pure_shrink():

@@ -75,7 +75,7 @@ def test_ensemble_member_equals_single_run(tmp_path, synthetic):
     settings = dict(dataset="synthetic", hidden=(16, 12), m=3, epochs=1, accelerator="cpu", dtype="float64",
                     block_steps=64)
     ensemble, _ = _fit(Job(members=tuple(members), **settings), synthetic)
-    assert len(ensemble.steps) == 200
+    assert len(ensemble.step_indices) == 200
     for k, mb in enumerate(members):
         single, _ = _fit(Job(members=(mb,), **settings), synthetic)
         for we, ws in zip(ensemble.weights, single.weights):

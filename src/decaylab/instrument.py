@@ -48,15 +48,16 @@ def weight_sizes(weights: list[torch.Tensor], dead: torch.Tensor) -> Metrics:
 def step_split(start: list[torch.Tensor], end: list[torch.Tensor], stats: StepStats, f: torch.Tensor) -> Metrics:
     """The epoch's decomposition of d|W|^2 and its decay / gradient displacements, per layer."""
     out: Metrics = {}
-    for i, (w0, w1) in enumerate(zip(start, end)):
+    norm_sq0 = [torch.linalg.vector_norm(w, dim=(1, 2), dtype=torch.float64).square() for w in start]
+    for i, (w0, w1, parts) in enumerate(zip(start, end, stats.parts(norm_sq0, f))):
         name = layer_name(i)
-        norm0, norm1 = (torch.linalg.vector_norm(w, dim=(1, 2)) for w in (w0, w1))
+        norm1 = torch.linalg.vector_norm(w1, dim=(1, 2), dtype=torch.float64)
         disp_decay = (f - 1).view(-1, 1, 1) * stats.w_sum[i]
-        out.update({(name, key): value for key, value in stats.parts(i, f).items()})
-        out[name, "dS"] = norm1.square() - norm0.square()
+        out.update({(name, key): value for key, value in parts.items() if key != "S_end"})
+        out[name, "dS"] = norm1.square() - norm_sq0[i]
         out[name, "disp_decay"] = torch.linalg.vector_norm(disp_decay, dim=(1, 2))
         out[name, "disp_grad"] = torch.linalg.vector_norm(w1 - w0 - disp_decay, dim=(1, 2))
-        out[name, "shrink"] = norm1 / norm0
+        out[name, "shrink"] = norm1 / norm_sq0[i].sqrt()
     return out
 
 

@@ -17,7 +17,7 @@ from decaylab import instrument
 from decaylab.data import Splits, subset
 from decaylab.inits import init_network
 from decaylab.job import Job
-from decaylab.network import Hyper, StepStats, sgd_step
+from decaylab.network import Hyper, StepStats, pad_hidden, sgd_step, unpad
 
 # Receives (epoch, names, values) with values a (K, len(names)) float64 tensor on the CPU.
 Recorder = Callable[[int, list[tuple[str, str]], torch.Tensor], None]
@@ -36,11 +36,13 @@ class EnsembleModule(L.LightningModule):
         if job.m > self.n:
             raise ValueError(f"m: {job.m} exceeds the training-set size n={self.n}")
         self.sizes = [train_x.shape[1], *job.hidden, int(splits.train_y.max()) + 1]
-        self.steps = [(lo, min(lo + job.m, self.n)) for lo in range(0, self.n, job.m)]
         nets = [init_network(self.sizes, mb.init, mb.init_seed()) for mb in job.members]
-        for i in range(len(self.sizes) - 1):
-            self.register_buffer(f"w{i}", torch.stack([ws[i] for ws, _ in nets]).to(dtype))
-            self.register_buffer(f"b{i}", torch.stack([bs[i] for _, bs in nets]).to(dtype))
+        layers = range(len(self.sizes) - 1)
+        padded = pad_hidden([torch.stack([ws[i] for ws, _ in nets]).to(dtype) for i in layers],
+                            [torch.stack([bs[i] for _, bs in nets]).to(dtype) for i in layers])
+        for i, (w, b) in enumerate(zip(*padded)):
+            self.register_buffer(f"w{i}", w)
+            self.register_buffer(f"b{i}", b)
         tensors = {
             "train_x": train_x, "train_y": train_y, "val_x": val_x, "val_y": val_y,
             "test_x": test_x, "test_y": test_y,
@@ -56,18 +58,24 @@ class EnsembleModule(L.LightningModule):
         self.shufflers = [torch.Generator().manual_seed(mb.shuffle_seed()) for mb in job.members]
 
     @property
+    def padded(self) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """The trained storage: hidden layers padded with inert units (see network.py)."""
+        layers = range(len(self.sizes) - 1)
+        return [getattr(self, f"w{i}") for i in layers], [getattr(self, f"b{i}") for i in layers]
+
+    @property
     def weights(self) -> list[torch.Tensor]:
-        return [getattr(self, f"w{i}") for i in range(len(self.sizes) - 1)]
+        return unpad(*self.padded, self.sizes)[0]
 
     @property
     def biases(self) -> list[torch.Tensor]:
-        return [getattr(self, f"b{i}") for i in range(len(self.sizes) - 1)]
+        return unpad(*self.padded, self.sizes)[1]
 
     def configure_optimizers(self):
         return None
 
     def train_dataloader(self):
-        blocks = math.ceil(len(self.steps) / self.job.block_steps)
+        blocks = math.ceil(math.ceil(self.n / self.job.m) / self.job.block_steps)
         return DataLoader(range(blocks), batch_size=None)
 
     def on_train_start(self):
@@ -77,19 +85,24 @@ class EnsembleModule(L.LightningModule):
         self._emit(0, {**self.sizes_now, **self._evaluate()})
 
     def on_train_epoch_start(self):
-        perms = [torch.randperm(self.n, generator=g) for g in self.shufflers]
-        self.perm = torch.stack(perms).to(self.device)
-        self.start = [w.clone() for w in self.weights]
-        self.stats = StepStats(self.weights) if self.job.instrument else None
+        perm = torch.stack([torch.randperm(self.n, generator=g) for g in self.shufflers]).to(self.device)
+        # One flat (K * m_b) index tensor per step: member k's examples are rows k*m_b .. (k+1)*m_b - 1.
+        k, m, full = len(self.job.members), self.job.m, self.n // self.job.m
+        self.step_indices = list(perm[:, : full * m].view(k, full, m).transpose(0, 1).reshape(full, k * m).unbind(0))
+        if self.n % m:
+            self.step_indices.append(perm[:, full * m :].reshape(-1))
+        weights = self.padded[0]
+        self.start = [w.clone() for w in weights]
+        measured = self.job.instrument and self.job.gradient  # a pure-decay control has no split to measure
+        self.stats = StepStats(weights, len(self.step_indices)) if measured else None
 
     def training_step(self, block, batch_idx):
-        weights, biases = self.weights, self.biases
+        weights, biases = self.padded
         k = len(self.job.members)
-        for lo, hi in self.steps[block * self.job.block_steps : (block + 1) * self.job.block_steps]:
+        for idx in self.step_indices[block * self.job.block_steps : (block + 1) * self.job.block_steps]:
             # Gathered per step (small copies stay in cache); index_select is ~3x faster than x[idx] here.
-            idx = self.perm[:, lo:hi].reshape(-1)
-            x = torch.index_select(self.train_x, 0, idx).view(k, hi - lo, -1)
-            y = torch.index_select(self.train_onehot, 0, idx).view(k, hi - lo, -1)
+            x = torch.index_select(self.train_x, 0, idx).view(k, -1, self.train_x.shape[1])
+            y = torch.index_select(self.train_onehot, 0, idx).view(k, -1, self.train_onehot.shape[1])
             sgd_step(weights, biases, x, y, self.hyper, self.stats, gradient=self.job.gradient)
 
     def on_train_epoch_end(self):
@@ -97,7 +110,7 @@ class EnsembleModule(L.LightningModule):
         metrics = {**sizes, **self._evaluate()}
         metrics.update(instrument.shrink_controls(self.sizes_now, sizes, self.eta, self.lam, self.n, self.job.m))
         if self.stats is not None:
-            metrics.update(instrument.step_split(self.start, self.weights, self.stats, self.hyper.f))
+            metrics.update(instrument.step_split(self.start, self.padded[0], self.stats, self.hyper.f))
         self.sizes_now = sizes
         self._emit(self.current_epoch + 1, metrics)
 

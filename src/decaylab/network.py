@@ -5,12 +5,45 @@ Member k follows the book's rule exactly, once per mini-batch of size m_b:
     b <- b - (eta_k / m_b) * sum_x dC_x/db          (biases are never decayed)
 with C_x the cross-entropy summed over the output units. Tensors carry the
 member as their leading dimension: weights (K, n_out, n_in), biases (K, n_out).
+
+For training, hidden layers are stored padded to a multiple of PAD units:
+small batched GEMMs run ~1.6x faster at 32 columns than at 30 on one CPU core.
+A padding unit has zero weights in and out and bias INERT_BIAS, so its
+activation and delta are exactly 0 and it never changes; `unpad` gives the
+real network as views.
 """
 
 import torch
 import torch.nn.functional as F
 
 Params = tuple[list[torch.Tensor], list[torch.Tensor]]
+PAD = 16
+INERT_BIAS = -1e4  # sigmoid(-1e4) is exactly 0 in float32 and float64
+
+
+def padded_width(n: int) -> int:
+    return -(-n // PAD) * PAD
+
+
+def pad_hidden(weights: list[torch.Tensor], biases: list[torch.Tensor]) -> Params:
+    """Copies with every hidden layer widened to padded_width by inert units."""
+    outs = [padded_width(w.shape[1]) for w in weights[:-1]] + [weights[-1].shape[1]]
+    ins = [weights[0].shape[2]] + outs[:-1]
+    padded_w, padded_b = [], []
+    for w, b, n_out, n_in in zip(weights, biases, outs, ins):
+        wp = w.new_zeros(w.shape[0], n_out, n_in)
+        wp[:, : w.shape[1], : w.shape[2]] = w
+        bp = b.new_full((b.shape[0], n_out), INERT_BIAS)
+        bp[:, : b.shape[1]] = b
+        padded_w.append(wp)
+        padded_b.append(bp)
+    return padded_w, padded_b
+
+
+def unpad(weights: list[torch.Tensor], biases: list[torch.Tensor], sizes: list[int]) -> Params:
+    """The real layers of padded storage, as views (sizes: input, hidden..., output widths)."""
+    ws = [w[:, :n_out, :n_in] for w, n_in, n_out in zip(weights, sizes[:-1], sizes[1:])]
+    return ws, [b[:, :n_out] for b, n_out in zip(biases, sizes[1:])]
 
 
 def forward(weights: list[torch.Tensor], biases: list[torch.Tensor], x: torch.Tensor):
@@ -20,11 +53,12 @@ def forward(weights: list[torch.Tensor], biases: list[torch.Tensor], x: torch.Te
         a = acts[-1]
         if a.dim() == 2:  # input shared by all members: one large GEMM, no K-fold copy of the input
             k, n_out, n_in = w.shape
-            z = (a @ w.reshape(k * n_out, n_in).T).view(len(a), k, n_out).transpose(0, 1) + b.unsqueeze(1)
+            z = torch.addmm(b.reshape(-1), a, w.reshape(k * n_out, n_in).T).view(len(a), k, n_out)
+            zs.append(z.transpose(0, 1))
+            acts.append(torch.sigmoid(z).transpose(0, 1).contiguous())  # contiguous: 2x faster next GEMM
         else:
-            z = torch.bmm(a, w.transpose(1, 2)) + b.unsqueeze(1)
-        zs.append(z)
-        acts.append(torch.sigmoid(z))
+            zs.append(torch.baddbmm(b.unsqueeze(1), a, w.transpose(1, 2)))
+            acts.append(torch.sigmoid(zs[-1]))
     return zs, acts
 
 
@@ -34,27 +68,61 @@ def cross_entropy(z_out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 class StepStats:
-    """Per-layer sums over the steps of an epoch, for the decomposition of the change of S = |W|^2.
+    """One epoch's per-step record for the exact split of the change of S = |W|^2, per layer.
 
     With W' = f W - eta g: dS = (f^2 - 1) S [decay] - 2 f eta <W, g> [drift] + eta^2 |g|^2 [noise].
-    f is constant over an epoch, so each step only adds S, |W|, eta <W, g>, |eta g|^2 and |eta g|
-    (one (5, K) tensor per layer) and W itself (for the summed decay displacement).
+    Each step stores, per layer and member, <d, z> and <db, b> (their difference is
+    <W, eta g> = sum_x d_x . (W a_x)) and |eta g|^2, all from the step's small tensors;
+    `parts` rebuilds S_t from S_0 by the recursion above, so no step reads W for its norm.
+    W itself is summed over the steps, for the epoch's summed decay displacement.
     """
 
-    def __init__(self, weights: list[torch.Tensor]):
-        self.sums = [torch.zeros(5, w.shape[0], dtype=w.dtype, device=w.device) for w in weights]
+    def __init__(self, weights: list[torch.Tensor], steps: int):
+        k = weights[0].shape[0]
+        buffer = torch.zeros(steps, 3 * len(weights), k, dtype=weights[0].dtype, device=weights[0].device)
+        self.rows, self.steps_done = buffer, 0
+        self._row_views = buffer.unbind(0)
         self.w_sum = [torch.zeros_like(w) for w in weights]
 
-    def add(self, i: int, w: torch.Tensor, w_dot_step: torch.Tensor, step_sq: torch.Tensor) -> None:
-        norm = torch.linalg.vector_norm(w, dim=(1, 2))
-        self.sums[i].add_(torch.stack([norm * norm, norm, w_dot_step, step_sq, step_sq.sqrt()]))
-        self.w_sum[i].add_(w)
+    def record(self, weights, biases, acts, zs, deltas, bias_steps) -> None:
+        k = weights[0].shape[0]
+        values = []
+        for w, b, a, z, d, db, w_sum in zip(weights, biases, acts, zs, deltas, bias_steps, self.w_sum):
+            values += [torch.linalg.vecdot(d.view(k, -1), z.view(k, -1)), torch.linalg.vecdot(db, b),
+                       _step_sq(d, a)]
+            w_sum.add_(w)
+        torch.stack(values, out=self._row_views[self.steps_done])
+        self.steps_done += 1
 
-    def parts(self, i: int, f: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Layer i's epoch sums: decay, drift, noise and the summed per-step displacement lengths."""
-        s, norm, w_dot_step, step_sq, step_len = self.sums[i]
-        return {"decay": (f * f - 1) * s, "drift": -2 * f * w_dot_step, "noise": step_sq,
-                "steplen_decay": (1 - f) * norm, "steplen_grad": step_len}
+    def parts(self, s0: list[torch.Tensor], f: torch.Tensor) -> list[dict[str, torch.Tensor]]:
+        """Per layer: the epoch's decay, drift and noise sums, the summed per-step displacement lengths
+        |(1 - f) W_t| and |eta g_t|, and S at the epoch's end as the recursion carries it (`S_end`).
+
+        s0: |W|^2 per layer at the epoch's start. Sums run in float64.
+        """
+        rows = self.rows[: self.steps_done].double().view(self.steps_done, -1, 3, self.rows.shape[-1])
+        w_dot_step = rows[:, :, 0] - rows[:, :, 1]  # (T, L, K)
+        step_sq = rows[:, :, 2]
+        f = f.double()
+        s, path = torch.stack(s0).double(), []
+        for c in step_sq - 2 * f * w_dot_step:
+            path.append(s)
+            s = f * f * s + c
+        norm_sq = torch.stack(path)
+        return [{"decay": (f * f - 1) * norm_sq[:, i].sum(0), "drift": -2 * f * w_dot_step[:, i].sum(0),
+                 "noise": step_sq[:, i].sum(0), "steplen_decay": (1 - f) * norm_sq[:, i].sqrt().sum(0),
+                 "steplen_grad": step_sq[:, i].sqrt().sum(0), "S_end": s[i]} for i in range(len(s0))]
+
+
+def _step_sq(d: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+    """|d^T a|^2 per member, by the cheaper exact route: m x m Gram matrices or the product itself."""
+    k, m, n_out = d.shape
+    n_in = a.shape[2]
+    if m * (n_in + n_out) < n_in * n_out:
+        gram_d, gram_a = torch.bmm(d, d.transpose(1, 2)), torch.bmm(a, a.transpose(1, 2))
+        return torch.linalg.vecdot(gram_d.view(k, -1), gram_a.view(k, -1))
+    step = torch.bmm(d.transpose(1, 2), a).view(k, -1)
+    return torch.linalg.vecdot(step, step)
 
 
 class Hyper:
@@ -63,10 +131,19 @@ class Hyper:
     def __init__(self, eta: torch.Tensor, lam: torch.Tensor, n: int):
         self.eta = eta
         self.f = 1.0 - eta * lam / n
+        if not (self.f > 0).all():
+            raise ValueError(f"eta * lam must be below n={n}: the decay factor 1 - eta*lam/n is {self.f.tolist()}")
         self.f3 = self.f.view(-1, 1, 1)
         # One shared factor lets the update run as a single fused pass over W.
         shared = bool((self.f == self.f[0]).all()) and bool((eta == eta[0]).all())
         self.shared_f = float(self.f[0]) if shared else None
+        self._eta_over_m: dict[int, torch.Tensor] = {}
+
+    def eta_over(self, m_b: int) -> torch.Tensor:
+        """eta / m_b as a (K, 1, 1) tensor, made once per batch size."""
+        if m_b not in self._eta_over_m:
+            self._eta_over_m[m_b] = (self.eta / m_b).view(-1, 1, 1)
+        return self._eta_over_m[m_b]
 
 
 def sgd_step(weights, biases, x, y, hyper: Hyper, stats: StepStats | None = None, gradient: bool = True):
@@ -78,22 +155,20 @@ def sgd_step(weights, biases, x, y, hyper: Hyper, stats: StepStats | None = None
         for w in weights:
             w.mul_(hyper.f3)
         return
-    acts, zws = [x], []  # zws: W a without the bias, reused by the instrumentation
+    zs, acts = [], [x]
     for w, b in zip(weights, biases):
-        zws.append(torch.bmm(acts[-1], w.transpose(1, 2)))
-        acts.append(torch.sigmoid(zws[-1] + b.unsqueeze(1)))
+        zs.append(torch.baddbmm(b.unsqueeze(1), acts[-1], w.transpose(1, 2)))
+        acts.append(torch.sigmoid(zs[-1]))
     # Output error of the book's cost, pre-scaled by eta/m_b so that eta*g = d^T a for every layer.
-    deltas = [(acts[-1] - y) * (hyper.eta / x.shape[1]).view(-1, 1, 1)]
+    deltas = [(acts[-1] - y).mul_(hyper.eta_over(x.shape[1]))]
     for w, a in zip(reversed(weights[1:]), reversed(acts[1:-1])):
-        deltas.insert(0, torch.bmm(deltas[0], w) * (a - a * a))
-    for i, (w, b, d, a_in) in enumerate(zip(weights, biases, deltas, acts)):
-        if stats is not None:
-            # <W, eta g> = sum_x d_x . (W a_x); |eta g|^2 = sum of (d d^T) * (A A^T) over m x m Gram matrices.
-            w_dot_step = (d * zws[i]).sum((1, 2))
-            step_sq = (torch.bmm(d, d.transpose(1, 2)) * torch.bmm(a_in, a_in.transpose(1, 2))).sum((1, 2))
-            stats.add(i, w, w_dot_step, step_sq)
+        deltas.insert(0, torch.bmm(deltas[0], w).mul_(torch.addcmul(a, a, a, value=-1)))
+    bias_steps = [d.sum(1) for d in deltas]
+    if stats is not None:
+        stats.record(weights, biases, acts, zs, deltas, bias_steps)
+    for w, b, d, a_in, db in zip(weights, biases, deltas, acts, bias_steps):
         if hyper.shared_f is not None:
             w.baddbmm_(d.transpose(1, 2), a_in, beta=hyper.shared_f, alpha=-1)
         else:
             w.mul_(hyper.f3).baddbmm_(d.transpose(1, 2), a_in, alpha=-1)
-        b.sub_(d.sum(1))
+        b.sub_(db)
