@@ -67,8 +67,8 @@ def write_report(claims: dict, run_jsons: list[str], out: Path, description: str
         "",
         description.strip(),
         "",
-        f"- dataset: {', '.join(claims['datasets'])}; runs: {claims['runs']} in {times['jobs']} jobs "
-        f"(seeds of a cell train together)",
+        f"- dataset: {', '.join(claims['datasets'])}; runs: {claims['runs']} in {times['jobs']} ensemble jobs "
+        f"(a cell's seeds always share a job)",
         f"- machine: {machine()}; device: {', '.join(times['devices'])}",
         f"- wall time of the training phase: {times['training_span_s'] / 60:.1f} min "
         f"({times['job_seconds'] / 60:.1f} job-minutes)",
