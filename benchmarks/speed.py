@@ -3,8 +3,9 @@
 Prints, measured in this one run: a plain hand-written-backprop loop written here
 (no autograd, no framework), the decaylab job (Lightning, evaluation and
 instrumentation included) at K = 1 and as ensembles of K members with
-independent shuffles, their ratios to the plain loop, and the fraction of
-this machine's one-thread sgemm FLOP bound each reaches.
+independent shuffles, their ratios to the plain loop, the fraction of this
+machine's one-thread sgemm FLOP bound for the training steps each reaches, and
+how much of a job's time per network-epoch is the end-of-epoch evaluation.
 
     python benchmarks/speed.py [--ks 1 4 16 64] [--epochs 2]
 """
@@ -18,6 +19,7 @@ import numpy as np
 import torch
 
 from decaylab.data import Splits
+from decaylab.instrument import cost_and_accuracy
 from decaylab.job import Job, Member
 from decaylab.train import fit_ensemble
 
@@ -68,6 +70,20 @@ def plain_loop_epoch(data: Splits, eta=0.5, lam=5.0) -> float:
     return time.perf_counter() - t0
 
 
+def evaluation_seconds(data: Splits, k: int) -> float:
+    """One epoch's evaluation of K networks (cost and accuracy on train, validation and test), wall clock."""
+    g = torch.Generator().manual_seed(0)
+    weights = [torch.randn(k, 30, 784, generator=g), torch.randn(k, 10, 30, generator=g)]
+    biases = [torch.randn(k, 30, generator=g), torch.randn(k, 10, generator=g)]
+    lam = torch.full((k,), 5.0)
+    splits = [(data.train_x, data.train_y), (data.val_x, data.val_y), (data.test_x, data.test_y)]
+    splits = [(torch.from_numpy(x), torch.from_numpy(y)) for x, y in splits]
+    t0 = time.perf_counter()
+    for x, y in splits:
+        cost_and_accuracy(weights, biases, lam, x, y, "bench")
+    return time.perf_counter() - t0
+
+
 def job_epoch_seconds(data: Splits, k: int, epochs: int, instrument: bool, accelerator: str = "cpu") -> float:
     """Per-epoch time of the decaylab job with K members: (T(1 + epochs) - T(1)) / epochs, wall clock."""
     def run(e):
@@ -99,6 +115,7 @@ def main():
         return
     gflops = sgemm_gflops()
     bound = FLOP_PER_STEP * math.ceil(N / M) / (gflops * 1e9)
+    eval_bound = 2 * 70_000 * sum(a * b for a, b in zip(SIZES[:-1], SIZES[1:])) / (gflops * 1e9)
     plain = min(plain_loop_epoch(data) for _ in range(2))
     print(f"one-thread sgemm: {gflops:.1f} GFLOP/s -> bound {bound:.3f} s per network-epoch "
           f"({FLOP_PER_STEP / 1e6:.2f} MFLOP per step)")
@@ -109,6 +126,10 @@ def main():
             per_net = job_epoch_seconds(data, k, args.epochs, instrument) / k
             label = f"decaylab job K={k}" + ("" if instrument else ", instrumentation off")
             print(f"{label:34s} {per_net:11.3f} {per_net / plain:9.2f} {bound / per_net:9.1%}", flush=True)
+    k_eval = max(args.ks)
+    per_net = evaluation_seconds(data, k_eval) / k_eval
+    print(f"of which each epoch's evaluation (70,000 examples, K={k_eval}): {per_net:.3f} s/net-epoch "
+          f"(its own FLOP bound: {eval_bound:.3f})")
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak resident memory of this process: {peak_mb:.0f} MB")
 

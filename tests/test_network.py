@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from decaylab.inits import init_network
-from decaylab.network import INERT_BIAS, Hyper, StepStats, forward, pad_hidden, sgd_step, unpad
+from decaylab.network import INERT_BIAS, Hyper, StepStats, forward, output_logits, pad_hidden, sgd_step, unpad
 
 torch.manual_seed(0)
 
@@ -177,3 +177,9 @@ def test_forward_shared_input_broadcasts_over_members():
     for k in range(2):
         expected = torch.sigmoid(torch.sigmoid(x @ weights[0][k].T + biases[0][k]) @ weights[1][k].T + biases[1][k])
         torch.testing.assert_close(acts[-1][k], expected)
+    # the evaluation path: output logits alone, shared or per-member input, padded or not
+    torch.testing.assert_close(output_logits(weights, biases, x), zs[-1], rtol=0, atol=1e-14)
+    per_member = x.expand(2, 5, 6)
+    torch.testing.assert_close(output_logits(weights, biases, per_member), zs[-1], rtol=0, atol=1e-14)
+    padded = pad_hidden(weights, biases)
+    torch.testing.assert_close(output_logits(*padded, x), zs[-1], rtol=0, atol=1e-14)

@@ -9,7 +9,7 @@ import math
 
 import torch
 
-from decaylab.network import StepStats, cross_entropy, forward
+from decaylab.network import StepStats, cross_entropy, forward, output_logits
 
 Metrics = dict[tuple[str, str], torch.Tensor]
 SATURATION_Z = 4.0
@@ -95,7 +95,7 @@ def cost_and_accuracy(weights, biases, lam: torch.Tensor, x: torch.Tensor, label
     n_out = weights[-1].shape[1]
     for lo in range(0, len(x), chunk):
         xb, yb = x[lo : lo + chunk], labels[lo : lo + chunk]
-        z_out = forward(weights, biases, xb)[0][-1]
+        z_out = output_logits(weights, biases, xb)
         onehot = torch.nn.functional.one_hot(yb, n_out).to(z_out.dtype)
         cost += cross_entropy(z_out, onehot) * len(xb)
         correct += (z_out.argmax(-1) == yb).to(cost.dtype).sum(-1)

@@ -46,20 +46,29 @@ def unpad(weights: list[torch.Tensor], biases: list[torch.Tensor], sizes: list[i
     return ws, [b[:, :n_out] for b, n_out in zip(biases, sizes[1:])]
 
 
+def _layer(w: torch.Tensor, b: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+    """z = W a + b for every member; a is (K, B, n_in) or shared by all members (B, n_in)."""
+    if a.dim() == 2:  # one large GEMM, no K-fold copy of the input
+        k, n_out, n_in = w.shape
+        return torch.addmm(b.reshape(-1), a, w.reshape(k * n_out, n_in).T).view(len(a), k, n_out).transpose(0, 1)
+    return torch.baddbmm(b.unsqueeze(1), a, w.transpose(1, 2))
+
+
 def forward(weights: list[torch.Tensor], biases: list[torch.Tensor], x: torch.Tensor):
     """Pre-activations and activations of every layer; x is (K, B, n_in) or shared (B, n_in)."""
     zs, acts = [], [x]
     for w, b in zip(weights, biases):
-        a = acts[-1]
-        if a.dim() == 2:  # input shared by all members: one large GEMM, no K-fold copy of the input
-            k, n_out, n_in = w.shape
-            z = torch.addmm(b.reshape(-1), a, w.reshape(k * n_out, n_in).T).view(len(a), k, n_out)
-            zs.append(z.transpose(0, 1))
-            acts.append(torch.sigmoid(z).transpose(0, 1).contiguous())  # contiguous: 2x faster next GEMM
-        else:
-            zs.append(torch.baddbmm(b.unsqueeze(1), a, w.transpose(1, 2)))
-            acts.append(torch.sigmoid(zs[-1]))
+        zs.append(_layer(w, b, acts[-1]))
+        acts.append(torch.sigmoid(zs[-1]))
     return zs, acts
+
+
+def output_logits(weights: list[torch.Tensor], biases: list[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """The output layer's z alone, hidden activations computed in place (evaluation on large batches)."""
+    a = x
+    for w, b in zip(weights[:-1], biases[:-1]):
+        a = _layer(w, b, a).sigmoid_()
+    return _layer(weights[-1], biases[-1], a)
 
 
 def cross_entropy(z_out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
