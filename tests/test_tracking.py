@@ -26,10 +26,13 @@ def _runs(uri, experiment="decaylab"):
     return client, client.search_runs([exp.experiment_id], max_results=1000)
 
 
-def test_run_logs_every_metric_at_every_epoch(tmp_path, tracking):
+def test_run_logs_every_metric_at_every_epoch(tmp_path, tracking, capsys):
     members = [Member("standard", 1.0, 0.5, 0, str(tmp_path / "a"), cell="c1"),
                Member("scaled", 0.0, 0.5, 0, str(tmp_path / "b"), cell="c2")]
     summaries = run_job(make_job(tmp_path, members, epochs=3))
+    progress = [line for line in capsys.readouterr().err.splitlines() if line.startswith("decaylab.train: epoch")]
+    assert [line.split()[2] for line in progress] == ["0/3", "1/3", "2/3", "3/3"]
+    assert progress[-1].endswith("(2 networks, 0 diverged)")
     client, runs = _runs(tracking)
     assert sorted(r.data.tags["decaylab.cell"] for r in runs) == ["c1", "c2"]
     for summary, mb in zip(summaries, members):

@@ -122,7 +122,7 @@ def run_job(job: Job) -> list[dict]:
                 tags["mlflow.parentRunId"] = job.parent_run_id
             run = tracking.MemberRun(client, experiment_id, mb.cell or mb.out, config, tags)
             records.append(MemberRecords(mb, run))
-        module = fit_ensemble(job, splits, _recorder(records))
+        module = fit_ensemble(job, splits, _recorder(records, job.epochs))
         timing = {"wall_time_s": round(time.time() - started, 3), "started_at": started_at,
                   "finished_at": datetime.now(timezone.utc).isoformat()}
         return [_write_outputs(job, module, rec, commit, timing) for rec in records]
@@ -168,10 +168,16 @@ def _write_outputs(job: Job, module, rec: MemberRecords, commit: str | None, tim
     return summary
 
 
-def _recorder(records: list[MemberRecords]):
+def _recorder(records: list[MemberRecords], epochs: int):
+    """Stores each epoch's metrics per member and prints one progress line per epoch to stderr."""
+    started = time.time()
+
     def record(epoch, names, values):
         for rec, row in zip(records, values.numpy()):
             rec.add(epoch, names, row)
+        diverged = sum(rec.diverged_epoch is not None for rec in records)
+        print(f"decaylab.train: epoch {epoch}/{epochs} measured after {time.time() - started:.1f} s "
+              f"({len(records)} networks, {diverged} diverged)", file=sys.stderr, flush=True)
 
     return record
 
