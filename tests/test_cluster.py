@@ -75,7 +75,8 @@ def test_smoke_study_through_slurm_logs_to_one_tracking_server(cluster, tracking
     env = dict(os.environ, MLFLOW_TRACKING_URI=tracking_server)
     started = time.time()
     result = subprocess.run([sys.executable, "-m", "snakemake", "--profile", "profiles/slurm", "--config",
-                             "study=smoke"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1200)
+                             "study=smoke", "members_per_job=0"],  # one Slurm job per cell
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1200)
     print(f"slurm smoke study: {time.time() - started:.0f} s")
     assert result.returncode == 0, result.stderr[-4000:]
     log = result.stdout + result.stderr

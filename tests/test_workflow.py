@@ -26,8 +26,12 @@ def scratch_workflow(tmp: Path) -> Path:
     return tmp
 
 
+# One job per cell (4 jobs of 2 networks): the fault tests need several jobs; test_packed_jobs packs them.
+ONE_JOB_PER_CELL = ("--config", "study=smoke", "members_per_job=0")
+
+
 def snakemake(cwd: Path, *args, timeout=900):
-    return subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", "--config", "study=smoke", *args],
+    return subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", *ONE_JOB_PER_CELL, *args],
                           cwd=cwd, capture_output=True, text=True, timeout=timeout)
 
 
@@ -77,14 +81,14 @@ def test_rerun_is_a_no_op(smoke):
 
 
 def test_snakemake_report_builds(smoke):
-    result = subprocess.run([sys.executable, "-m", "snakemake", "--config", "study=smoke", "--report",
-                             "report.html"], cwd=smoke, capture_output=True, text=True, timeout=300)
+    result = subprocess.run([sys.executable, "-m", "snakemake", *ONE_JOB_PER_CELL, "--report", "report.html"],
+                            cwd=smoke, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert (smoke / "report.html").stat().st_size > 10_000
 
 
 def _start(cwd: Path):
-    return subprocess.Popen([sys.executable, "-m", "snakemake", "--cores", "2", "--config", "study=smoke"], cwd=cwd,
+    return subprocess.Popen([sys.executable, "-m", "snakemake", "--cores", "2", *ONE_JOB_PER_CELL], cwd=cwd,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
 
