@@ -1,6 +1,8 @@
 """Whole training runs through Lightning: exact decay controls, determinism, ensemble == single runs."""
 
+import logging
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -87,3 +89,13 @@ def test_ensemble_member_equals_single_run(tmp_path, synthetic):
 def test_m_larger_than_n_is_rejected(tmp_path, synthetic):
     with pytest.raises(ValueError, match="m: 601 exceeds"):
         _fit(make_job(tmp_path, m=601), synthetic)
+
+
+def test_job_prints_no_lightning_notices(tmp_path, synthetic, caplog):
+    """Lightning's tips and warnings that do not apply to a manually optimized one-device job stay out of logs."""
+    with warnings.catch_warnings(record=True) as caught, caplog.at_level(logging.INFO):
+        warnings.simplefilter("always")
+        _fit(make_job(tmp_path, epochs=1), synthetic)
+    texts = [str(w.message) for w in caught] + [r.getMessage() for r in caplog.records]
+    assert any("GPU available" in t for t in texts)  # Lightning's device line is still there
+    assert not [t for t in texts if "litlogger" in t or "configure_optimizers" in t or "srun" in t], texts

@@ -8,12 +8,14 @@ and one MLflow run.
 
 import argparse
 import json
+import logging
 import math
 import os
 import signal
 import subprocess
 import sys
 import time
+import warnings
 from datetime import datetime, timezone
 from importlib.metadata import version
 from pathlib import Path
@@ -183,17 +185,41 @@ def _recorder(records: list[MemberRecords], epochs: int):
 
 
 def fit_ensemble(job: Job, splits, record):
-    """Train all members with Lightning; `record(epoch, names, values)` receives each epoch's metrics."""
+    """Train all members with Lightning; `record(epoch, names, values)` receives each epoch's metrics.
+
+    One device per job: Lightning's own cluster detection is off (Snakemake places jobs, this module handles
+    their signals), and its notices that do not apply to a manually optimized ensemble are not printed.
+    """
     import lightning.pytorch as L
+    from lightning.pytorch.plugins.environments import LightningEnvironment
 
     from decaylab.module import EnsembleModule
 
     module = EnsembleModule(job, splits, record)
-    trainer = L.Trainer(accelerator=job.accelerator, devices=1, max_epochs=job.epochs, logger=False,
-                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                        num_sanity_val_steps=0, limit_val_batches=0)
-    trainer.fit(module)
+    rank_zero_log = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    no_tips = _DropMessages("litlogger")
+    rank_zero_log.addFilter(no_tips)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r".*configure_optimizers` returned `None`")
+            warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
+            warnings.filterwarnings("ignore", message=r"The `srun` command is available")  # a job is one task
+            trainer = L.Trainer(accelerator=job.accelerator, devices=1, max_epochs=job.epochs, logger=False,
+                                enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                                num_sanity_val_steps=0, limit_val_batches=0, plugins=[LightningEnvironment()])
+            trainer.fit(module)
+    finally:
+        rank_zero_log.removeFilter(no_tips)
     return module
+
+
+class _DropMessages(logging.Filter):
+    def __init__(self, *fragments: str):
+        super().__init__()
+        self.fragments = fragments
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not any(f in record.getMessage() for f in self.fragments)
 
 
 def job_for_cells(cells, data_file: str, parent: dict, accelerator: str, threads: int) -> Job:
