@@ -10,7 +10,7 @@ validate(config, schema="../schemas/config.schema.yaml")
 
 STUDY = config["study"]
 CELLS = {cell.path: cell for cell in cells(config)}
-TRAIN_JOBS = train_jobs(list(CELLS.values()), config.get("members_per_job", 12))
+TRAIN_JOBS = train_jobs(list(CELLS.values()), config["members_per_job"])  # default set by the schema
 DATASETS = sorted({cell.dataset for cell in CELLS.values()})
 
 
