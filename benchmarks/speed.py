@@ -73,8 +73,8 @@ def plain_loop_epoch(data: Splits, eta=0.5, lam=5.0) -> float:
 def evaluation_seconds(data: Splits, k: int) -> float:
     """One epoch's evaluation of K networks (cost and accuracy on train, validation and test), wall clock."""
     g = torch.Generator().manual_seed(0)
-    weights = [torch.randn(k, 30, 784, generator=g), torch.randn(k, 10, 30, generator=g)]
-    biases = [torch.randn(k, 30, generator=g), torch.randn(k, 10, generator=g)]
+    weights = [torch.randn(k, n_out, n_in, generator=g) for n_in, n_out in zip(SIZES[:-1], SIZES[1:])]
+    biases = [torch.randn(k, n_out, generator=g) for n_out in SIZES[1:]]
     lam = torch.full((k,), 5.0)
     splits = [(data.train_x, data.train_y), (data.val_x, data.val_y), (data.test_x, data.test_y)]
     splits = [(torch.from_numpy(x), torch.from_numpy(y)) for x, y in splits]

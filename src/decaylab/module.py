@@ -36,6 +36,7 @@ class EnsembleModule(L.LightningModule):
         if job.m > self.n:
             raise ValueError(f"m: {job.m} exceeds the training-set size n={self.n}")
         self.sizes = [train_x.shape[1], *job.hidden, int(splits.train_y.max()) + 1]
+        self.n_steps = math.ceil(self.n / job.m)  # mini-batches per epoch, the last one possibly short
         nets = [init_network(self.sizes, mb.init, mb.init_seed()) for mb in job.members]
         layers = range(len(self.sizes) - 1)
         padded = pad_hidden([torch.stack([ws[i] for ws, _ in nets]).to(dtype) for i in layers],
@@ -75,7 +76,7 @@ class EnsembleModule(L.LightningModule):
         return None
 
     def train_dataloader(self):
-        blocks = math.ceil(math.ceil(self.n / self.job.m) / self.job.block_steps)
+        blocks = math.ceil(self.n_steps / self.job.block_steps)
         return DataLoader(range(blocks), batch_size=None)
 
     def on_train_start(self):
@@ -94,7 +95,7 @@ class EnsembleModule(L.LightningModule):
         weights = self.padded[0]
         self.start = [w.clone() for w in weights]
         measured = self.job.instrument and self.job.gradient  # a pure-decay control has no split to measure
-        self.stats = StepStats(weights, len(self.step_indices)) if measured else None
+        self.stats = StepStats(weights, self.n_steps) if measured else None
 
     def training_step(self, block, batch_idx):
         weights, biases = self.padded

@@ -197,7 +197,10 @@ def fit_ensemble(job: Job, splits, record):
 
     module = EnsembleModule(job, splits, record)
     rank_zero_log = logging.getLogger("lightning.pytorch.utilities.rank_zero")
-    no_tips = _DropMessages("litlogger")
+
+    def no_tips(record: logging.LogRecord) -> bool:
+        return "litlogger" not in record.getMessage()
+
     rank_zero_log.addFilter(no_tips)
     try:
         with warnings.catch_warnings():
@@ -211,15 +214,6 @@ def fit_ensemble(job: Job, splits, record):
     finally:
         rank_zero_log.removeFilter(no_tips)
     return module
-
-
-class _DropMessages(logging.Filter):
-    def __init__(self, *fragments: str):
-        super().__init__()
-        self.fragments = fragments
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not any(f in record.getMessage() for f in self.fragments)
 
 
 def job_for_cells(cells, data_file: str, parent: dict, accelerator: str, threads: int) -> Job:
