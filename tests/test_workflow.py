@@ -4,9 +4,11 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pandas as pd
@@ -14,6 +16,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from decaylab.figures import FIGURES
+from decaylab.tracking import RUN_DIR_TAG
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -95,8 +98,8 @@ def _start(cwd: Path):
 def _wait_for(predicate, timeout=300):
     deadline = time.time() + timeout
     while time.time() < deadline:
-        if predicate():
-            return True
+        if found := predicate():
+            return found
         time.sleep(0.2)
     raise AssertionError("timed out")
 
@@ -105,6 +108,19 @@ def _mlflow_runs(work: Path):
     client = MlflowClient(tracking_uri=f"sqlite:///{work / 'mlflow.db'}")
     exp = client.get_experiment_by_name("decaylab")
     return client.search_runs([exp.experiment_id], max_results=200)
+
+
+def _member_runs_running(work: Path) -> int:
+    """How many grid-point runs the MLflow store holds as RUNNING now (read-only, so it never blocks a job)."""
+    db = work / "mlflow.db"
+    if not db.exists():
+        return 0
+    try:
+        with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)) as con:
+            return con.execute("SELECT COUNT(*) FROM runs JOIN tags ON tags.run_uuid = runs.run_uuid "
+                               "WHERE runs.status = 'RUNNING' AND tags.key = ?", (RUN_DIR_TAG,)).fetchone()[0]
+    except sqlite3.OperationalError:  # tables not created yet
+        return 0
 
 
 def _same_summary(a: Path, b: Path, rtol: float = 0.0):
@@ -117,7 +133,8 @@ def _same_summary(a: Path, b: Path, rtol: float = 0.0):
 def test_sigkill_of_the_whole_run_then_rerun_finishes_with_the_same_numbers(smoke, tmp_path):
     work = scratch_workflow(tmp_path)
     proc = _start(work)
-    _wait_for(lambda: any((work / "results/smoke/runs").rglob("run.json")) if (work / "results").exists() else False)
+    # kill once one run is finished and another is mid-training (its MLflow run RUNNING)
+    _wait_for(lambda: any((work / "results/smoke/runs").rglob("run.json")) and _member_runs_running(work))
     os.killpg(proc.pid, signal.SIGKILL)  # snakemake and every job it started, as a crash would
     proc.wait()
     assert not (work / "reports/smoke/report.md").exists()
@@ -151,9 +168,8 @@ def test_sigkill_of_one_training_job_then_rerun(smoke, tmp_path):
                 continue
         return None
 
-    _wait_for(lambda: training_job() is not None and (work / "mlflow.db").exists())
-    time.sleep(3)  # let it get into training
-    training_job().kill()
+    # a job process while a grid-point run is open in MLflow (so the kill lands mid-training)
+    _wait_for(lambda: _member_runs_running(work) and training_job()).kill()
     assert proc.wait(timeout=600) != 0  # the study reports the failed job (others went on: keep-going)
     result = snakemake(work)
     assert result.returncode == 0, result.stderr[-3000:]
