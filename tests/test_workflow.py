@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from decaylab.figures import FIGURES
+from decaylab.figures import FIGURES, make_all
 from decaylab.tracking import RUN_DIR_TAG
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,6 +61,14 @@ def test_smoke_study_produces_summary_claims_figures(smoke):
             assert (smoke / f"reports/smoke/figures/{name}.{ext}").stat().st_size > 1000
     report = (smoke / "reports/smoke/report.md").read_text()
     assert "### 3. Tail-off size" in report and "figures/tail_off.png" in report
+
+
+def test_figures_redrawn_from_the_summary_are_the_same_files(smoke, tmp_path):
+    make_all(pd.read_parquet(smoke / "results/smoke/summary.parquet"), tmp_path)
+    for name in FIGURES:
+        for ext in ("png", "svg"):
+            drawn = (tmp_path / f"{name}.{ext}").read_bytes()
+            assert drawn == (smoke / f"reports/smoke/figures/{name}.{ext}").read_bytes(), f"{name}.{ext}"
 
 
 def test_smoke_runs_are_in_mlflow_under_one_parent(smoke):

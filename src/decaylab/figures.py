@@ -6,6 +6,7 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
+matplotlib.rcParams["svg.hashsalt"] = "decaylab"  # stable SVG element ids: same data, same file
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -19,7 +20,7 @@ FIGURES = ("dominance", "decay_rate", "tail_off", "init_comparison")
 def _save(fig, out_dir: Path, name: str) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     for ext in ("png", "svg"):
-        fig.savefig(out_dir / f"{name}.{ext}", dpi=110, bbox_inches="tight")
+        fig.savefig(out_dir / f"{name}.{ext}", dpi=110, bbox_inches="tight", metadata={"Date": None})
     plt.close(fig)
 
 
@@ -59,6 +60,7 @@ def decay_rate(w: pd.DataFrame, out_dir: Path) -> None:
     d["measured / predicted"] = -np.log(d["shrink"]) / d["predicted -ln(shrink) = eta*lam/m"]
     d["epoch kind"] = np.where(decay_share(d) >= SHARE_THRESHOLD, "decay-dominated", "other")
     fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    np.random.seed(0)  # stripplot jitters with NumPy's global generator: same data, same file
     sns.stripplot(d, x="predicted -ln(shrink) = eta*lam/m", y="measured / predicted", hue="epoch kind",
                   hue_order=["decay-dominated", "other"], dodge=True, alpha=0.5, size=3, ax=ax,
                   rasterized=True)  # thousands of points: keep the SVG small
@@ -78,13 +80,14 @@ def tail_off_sizes(w: pd.DataFrame, out_dir: Path) -> None:
                     height=3.5, s=50)
     nw = np.geomspace(t.n_w.min() / 1.5, t.n_w.max() * 1.5, 50)
     for ax, layer in zip(g.axes.flat, g.col_names):
-        ax.plot(nw, 1 / np.sqrt(nw), "k-", lw=1, label="1/sqrt(n_w)")
-        ax.plot(nw, 1 / nw, "k--", lw=1, label="1/n_w")
+        references = [*ax.plot(nw, 1 / np.sqrt(nw), "k-", lw=1, label="1/sqrt(n_w)"),
+                      *ax.plot(nw, 1 / nw, "k--", lw=1, label="1/n_w")]
         n_in = sorted(set(t[t.layer == layer].n_in))
         for v in n_in:
             ax.axhline(1 / math.sqrt(v), color="tab:red", lw=0.8, ls=":")
         ax.set(xscale="log", yscale="log", xlabel="n_w (weights in the network)", ylabel="plateau weight RMS")
-        ax.legend(fontsize=7, loc="lower left", title="red dotted: 1/sqrt(n_in)", title_fontsize=7)
+        ax.legend(handles=references, fontsize=7, loc="lower left", title="red dotted: 1/sqrt(n_in)",
+                  title_fontsize=7)  # lam and init are in the figure's own legend
     _save(g.figure, out_dir, "tail_off")
 
 
