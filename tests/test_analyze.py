@@ -5,17 +5,17 @@ import math
 import numpy as np
 import pandas as pd
 
-from decaylab.analyze import claim_decay_rate, claim_dominance, slope_over_seeds, tail_off
+from decaylab.analyze import claim_decay_rate, claim_dominance, claim_init, claim_tail_off, slope_over_seeds, tail_off
 
 
-def fake_runs(widths=(10, 30, 100), seeds=(0, 1, 2), epochs=40, eta=0.5, lam=10.0, m=10, n=1000):
-    """W1 RMS decays at exactly exp(-eta*lam/m) per epoch from 1 to a plateau c/sqrt(n_w) (plus seed noise)."""
+def fake_runs(widths=(10, 30, 100), seeds=(0, 1, 2), epochs=40, eta=0.5, lam=10.0, m=10, n=1000, power=0.5):
+    """W1 RMS decays at exactly exp(-eta*lam/m) per epoch from 1 to a plateau 3/n_w^power (plus seed noise)."""
     rows = []
     rate = eta * lam / m
     for h in widths:
         n_w = 784 * h + h * 10
         for seed in seeds:
-            plateau = 3.0 / math.sqrt(n_w) * (1 + 0.01 * seed)
+            plateau = 3.0 / n_w**power * (1 + 0.01 * seed)
             rms = [max(math.exp(-rate * e), plateau) for e in range(epochs + 1)]
             for e in range(epochs + 1):
                 base = dict(arm="a", init="standard", lam=lam, eta=eta, hidden=str(h), seed=seed, n=n, m=m,
@@ -56,3 +56,31 @@ def test_dominance_and_rate_verdicts_follow_the_numbers():
     assert all(r["median_rel_error"] < 1e-12 for r in rate["table"])
     assert "in 1/1" in rate["verdict"]
     np.testing.assert_allclose([r["eta_lam_over_n"] for r in rate["table"]], [0.005])
+
+
+def test_tail_off_verdict_summarizes_the_slopes():
+    claim = claim_tail_off(fake_runs(widths=(10, 30, 100, 300)))
+    (row,) = claim["slopes_vs_n_w"]
+    assert row["nearest"] == "1/sqrt(n_w)" and abs(row["slope"] + 0.5) < 1e-9
+    assert "x sqrt(n_w) = 3.03 (sd 0.03)" in claim["verdict"]
+    summary = "W1: slope vs n_w -0.50 in 1 groups, nearest 1/sqrt(n_w) in 1, 95% CI containing -1/2 in 1/1"
+    assert summary in claim["verdict"]
+    steeper = claim_tail_off(fake_runs(widths=(10, 30, 100, 300), power=1.0))["verdict"]
+    assert "slope vs n_w -1.00 in 1 groups, nearest 1/n_w in 1, 95% CI containing -1/2 in 0/1" in steeper
+
+
+def test_init_verdict_counts_the_cells_behind_it():
+    std = fake_runs(widths=(10, 30))
+    std.loc[std.hidden == "10", "rms"] *= 5  # plateau 0.17: stays above 1/sqrt(784) = 0.036
+    scaled = std.assign(init="scaled")
+    net = [dict(arm="a", init=init, lam=10.0, eta=0.5, hidden=h, seed=s, epoch=e, layer="net",
+                acc_validation=acc[e == 40])
+           for init, acc in (("standard", (0.5, 0.8)), ("scaled", (0.6, 0.8)))
+           for h in ("10", "30") for s in (0, 1, 2) for e in (1, 40)]
+    w = pd.concat([std, scaled, pd.DataFrame(net)], ignore_index=True)
+    claim = claim_init(w, w[["arm", "init", "lam", "eta", "hidden", "seed"]].drop_duplicates())
+    reach = {r["hidden"]: r["epoch_standard_reaches_scaled_scale"] for r in claim["weights"]}
+    assert reach == {"10": None, "30": 7}  # exp(-0.5 e) <= 1/28 from e = 7
+    assert "in 1/2 (cell, layer) pairs (at epochs 7); the others end 4.76 times above it" in claim["verdict"]
+    assert "at the end: 1.00" in claim["verdict"]
+    assert "ahead after epoch 1 in 2/2 cells and at the end in 0/2" in claim["verdict"]

@@ -31,6 +31,8 @@ def md_table(rows: list[dict], columns: list[str]) -> str:
             return "—"
         if isinstance(v, float):
             return f"{v:.4g}"
+        if isinstance(v, list):
+            return ", ".join(cell(x) for x in v) or "none"
         if isinstance(v, dict) and "mean" in v:
             return "n/a" if v["mean"] is None else f"{v['mean']:.4g} ± {v['sd']:.2g}"
         return "—" if v is None else str(v)
@@ -96,6 +98,20 @@ def write_report(claims: dict, run_jsons: list[str], out: Path, description: str
         "",
         c["3_tail_off"]["verdict"],
         "",
+        "Log-log slope of the plateau RMS against n_w (networks with one hidden layer), fitted per seed; mean and "
+        "95% interval over seeds; `consistent_with`: the scalings whose slope lies in the interval "
+        "(1/sqrt(n_in) predicts 0 for W1, -1/2 after):",
+        "",
+        md_table(c["3_tail_off"].get("slopes_vs_n_w", []),
+                 ["layer", "init", "lam", "eta", "n", "slope", "ci95", "seeds", "nearest", "consistent_with"]),
+        "",
+        "Against lam/n, which the heuristic leaves out:",
+        "",
+        md_table(c["3_tail_off"].get("slopes_vs_lam_over_n", []),
+                 ["layer", "init", "hidden", "eta", "n", "slope", "ci95", "seeds"]),
+        "",
+        "Per cell (means over seeds):",
+        "",
         md_table(_tail_rows(c["3_tail_off"]),
                  ["layer", "arm", "init", "lam", "hidden", "n_w", "n_in", "tail_epoch", "rms_at_tail", "plateau_rms",
                   "ratio_inv_sqrt_nw", "ratio_inv_nw", "ratio_inv_sqrt_nin"]),
@@ -103,6 +119,19 @@ def write_report(claims: dict, run_jsons: list[str], out: Path, description: str
         "### 4. Standard init + L2 against the scaled init",
         "",
         c["4_init_comparison"]["verdict"],
+        "",
+        "Weight RMS (means over seeds); the last column is the first epoch at which the standard init's RMS is "
+        "at or below 1/sqrt(n_in):",
+        "",
+        md_table(c["4_init_comparison"].get("weights", []),
+                 ["layer", "arm", "lam", "eta", "hidden", "n_in", "target_rms", "standard_rms_start",
+                  "standard_rms_end", "scaled_rms_end", "epoch_standard_reaches_scaled_scale"]),
+        "",
+        "Validation accuracy (means over seeds):",
+        "",
+        md_table(c["4_init_comparison"].get("accuracy", []),
+                 ["arm", "lam", "eta", "hidden", "acc_epoch1_standard", "acc_epoch1_scaled", "acc_final_standard",
+                  "acc_final_scaled"]),
         "",
     ]
     if claims["book_examples"]:
