@@ -79,61 +79,33 @@ def write_report(claims: dict, run_jsons: list[str], out: Path, description: str
         "",
         "Computed from the runs by `decaylab.analyze`; nothing here is written by hand. Means ± sd over seeds.",
         "",
-        "### 1. Early-decay dominance",
-        "",
-        c["1_early_decay_dominance"]["verdict"],
-        "",
-        md_table(c["1_early_decay_dominance"].get("table", []),
-                 ["layer", "arm", "init", "lam", "eta", "hidden", "decay_share", "disp_ratio",
-                  "size_reading_holds", "strong_reading_holds"]),
-        "",
-        "### 2. Decay rate",
-        "",
-        c["2_decay_rate"]["verdict"],
-        "",
-        md_table(c["2_decay_rate"].get("table", []),
-                 ["layer", "eta", "lam", "n", "eta_lam_over_n", "epochs", "median_rel_error", "exp_vs_exact_rel_gap"]),
-        "",
-        "### 3. Tail-off size",
-        "",
-        c["3_tail_off"]["verdict"],
-        "",
-        "Log-log slope of the plateau RMS against n_w (networks with one hidden layer), fitted per seed; mean and "
-        "95% interval over seeds; `consistent_with`: the scalings whose slope lies in the interval "
-        "(1/sqrt(n_in) predicts 0 for W1, -1/2 after):",
-        "",
-        md_table(c["3_tail_off"].get("slopes_vs_n_w", []),
-                 ["layer", "init", "lam", "eta", "n", "slope", "ci95", "seeds", "nearest", "consistent_with"]),
-        "",
-        "Against lam/n, which the heuristic leaves out:",
-        "",
-        md_table(c["3_tail_off"].get("slopes_vs_lam_over_n", []),
-                 ["layer", "init", "hidden", "eta", "n", "slope", "ci95", "seeds"]),
-        "",
-        "Per cell (means over seeds):",
-        "",
-        md_table(_tail_rows(c["3_tail_off"]),
-                 ["layer", "arm", "init", "lam", "hidden", "n_w", "n_in", "tail_epoch", "rms_at_tail", "plateau_rms",
-                  "ratio_inv_sqrt_nw", "ratio_inv_nw", "ratio_inv_sqrt_nin"]),
-        "",
-        "### 4. Standard init + L2 against the scaled init",
-        "",
-        c["4_init_comparison"]["verdict"],
-        "",
-        "Weight RMS (means over seeds); the last column is the first epoch at which the standard init's RMS is "
-        "at or below 1/sqrt(n_in):",
-        "",
-        md_table(c["4_init_comparison"].get("weights", []),
-                 ["layer", "arm", "lam", "eta", "hidden", "n_in", "target_rms", "standard_rms_start",
-                  "standard_rms_end", "scaled_rms_end", "epoch_standard_reaches_scaled_scale"]),
-        "",
-        "Validation accuracy (means over seeds):",
-        "",
-        md_table(c["4_init_comparison"].get("accuracy", []),
-                 ["arm", "lam", "eta", "hidden", "acc_epoch1_standard", "acc_epoch1_scaled", "acc_final_standard",
-                  "acc_final_scaled"]),
-        "",
     ]
+    dominance, rate, tail, init = (c[k] for k in ("1_early_decay_dominance", "2_decay_rate", "3_tail_off",
+                                                  "4_init_comparison"))
+    parts += _claim("1. Early-decay dominance", dominance, [
+        ("", dominance.get("table", []), ["layer", "arm", "init", "lam", "eta", "hidden", "decay_share",
+                                          "disp_ratio", "size_reading_holds", "strong_reading_holds"])])
+    parts += _claim("2. Decay rate", rate, [
+        ("", rate.get("table", []), ["layer", "eta", "lam", "n", "eta_lam_over_n", "epochs", "median_rel_error",
+                                     "exp_vs_exact_rel_gap"])])
+    parts += _claim("3. Tail-off size", tail, [
+        ("Log-log slope of the plateau RMS against n_w (networks with one hidden layer), fitted per seed; mean "
+         "and 95% interval over seeds; `consistent_with`: the scalings whose slope lies in the interval "
+         "(1/sqrt(n_in) predicts 0 for W1, -1/2 after):", tail.get("slopes_vs_n_w", []),
+         ["layer", "init", "lam", "eta", "n", "slope", "ci95", "seeds", "nearest", "consistent_with"]),
+        ("Against lam/n, which the heuristic leaves out:", tail.get("slopes_vs_lam_over_n", []),
+         ["layer", "init", "hidden", "eta", "n", "slope", "ci95", "seeds"]),
+        ("Per cell (means over seeds):", _tail_rows(tail),
+         ["layer", "arm", "init", "lam", "hidden", "n_w", "n_in", "tail_epoch", "rms_at_tail", "plateau_rms",
+          "ratio_inv_sqrt_nw", "ratio_inv_nw", "ratio_inv_sqrt_nin"])])
+    parts += _claim("4. Standard init + L2 against the scaled init", init, [
+        ("Weight RMS (means over seeds); the last column is the first epoch at which the standard init's RMS is "
+         "at or below 1/sqrt(n_in):", init.get("weights", []),
+         ["layer", "arm", "lam", "eta", "hidden", "n_in", "target_rms", "standard_rms_start", "standard_rms_end",
+          "scaled_rms_end", "epoch_standard_reaches_scaled_scale"]),
+        ("Validation accuracy (means over seeds):", init.get("accuracy", []),
+         ["arm", "lam", "eta", "hidden", "acc_epoch1_standard", "acc_epoch1_scaled", "acc_final_standard",
+          "acc_final_scaled"])])
     if claims["book_examples"]:
         parts += ["## The book's examples", "",
                   "Accuracy on the split the book quotes; ours is on the dataset above (the book's is real MNIST).",
@@ -147,6 +119,16 @@ def write_report(claims: dict, run_jsons: list[str], out: Path, description: str
     for name in FIGURES:
         parts += [f"![{name}](figures/{name}.png)", "", CAPTIONS[name], ""]
     write_text(out, "\n".join(parts))
+
+
+def _claim(title: str, claim: dict, tables: list[tuple[str, list[dict], list[str]]]) -> list[str]:
+    """A claim's section: heading, verdict, then each (intro, rows, columns) table."""
+    lines = [f"### {title}", "", claim["verdict"], ""]
+    for intro, rows, columns in tables:
+        if intro:
+            lines += [intro, ""]
+        lines += [md_table(rows, columns), ""]
+    return lines
 
 
 def _definitions(t: dict) -> str:
