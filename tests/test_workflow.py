@@ -61,6 +61,8 @@ def test_smoke_study_produces_summary_claims_figures(smoke):
             assert (smoke / f"reports/smoke/figures/{name}.{ext}").stat().st_size > 1000
     report = (smoke / "reports/smoke/report.md").read_text()
     assert "### 3. Tail-off size" in report and "figures/tail_off.png" in report
+    assert "| slope | ci95 |" not in report  # one width and one lam > 0: no slope to fit, no empty table
+    assert "| layer | arm | lam | eta | hidden | n_in | target_rms |" in report  # claim 4's weights
 
 
 def test_figures_redrawn_from_the_summary_are_the_same_files(smoke, tmp_path):

@@ -122,9 +122,9 @@ def write_report(claims: dict, run_jsons: list[str], out: Path, description: str
 
 
 def _claim(title: str, claim: dict, tables: list[tuple[str, list[dict], list[str]]]) -> list[str]:
-    """A claim's section: heading, verdict, then each (intro, rows, columns) table."""
+    """A claim's section: heading, verdict, then each (intro, rows, columns) table that has rows."""
     lines = [f"### {title}", "", claim["verdict"], ""]
-    for intro, rows, columns in tables:
+    for intro, rows, columns in filter(lambda table: table[1], tables):
         if intro:
             lines += [intro, ""]
         lines += [md_table(rows, columns), ""]
