@@ -116,7 +116,7 @@ class EnsembleModule(L.LightningModule):
         self._emit(self.current_epoch + 1, metrics)
 
     def _evaluate(self) -> instrument.Metrics:
-        w, b = self.weights, self.biases
+        w, b = unpad(*self.padded, self.sizes)
         out = instrument.probe_saturation(w, b, self.train_x[: self.job.probe_size])
         for split, x, y in (("train", self.train_x, self.train_y), ("validation", self.val_x, self.val_y),
                             ("test", self.test_x, self.test_y)):

@@ -164,10 +164,7 @@ def sgd_step(weights, biases, x, y, hyper: Hyper, stats: StepStats | None = None
         for w in weights:
             w.mul_(hyper.f3)
         return
-    zs, acts = [], [x]
-    for w, b in zip(weights, biases):
-        zs.append(torch.baddbmm(b.unsqueeze(1), acts[-1], w.transpose(1, 2)))
-        acts.append(torch.sigmoid(zs[-1]))
+    zs, acts = forward(weights, biases, x)
     # Output error of the book's cost, pre-scaled by eta/m_b so that eta*g = d^T a for every layer.
     deltas = [(acts[-1] - y).mul_(hyper.eta_over(x.shape[1]))]
     for w, a in zip(reversed(weights[1:]), reversed(acts[1:-1])):
