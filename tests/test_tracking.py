@@ -17,7 +17,7 @@ from test_data import closed_port_url
 from decaylab import tracking
 from decaylab.job import Member
 from decaylab.tracking import SUPERSEDED_TAG
-from decaylab.train import main, run_job
+from decaylab.train import JobKilled, _StopSignal, main, run_job
 
 
 def _runs(uri, experiment="decaylab"):
@@ -105,6 +105,26 @@ def test_sigterm_marks_run_killed_and_writes_nothing(tmp_path, tracking):
     _, runs = _runs(tracking)
     assert [r.info.status for r in runs] == ["KILLED"]
     assert not (tmp_path / "k").exists() or not any((tmp_path / "k").iterdir())
+
+
+def test_a_signal_during_a_tracking_write_interrupts_after_it():
+    """A write cut in half kept SQLite locked, so the run could not be marked KILLED (seen under CPU load)."""
+    stop = _StopSignal()
+    old = signal.signal(signal.SIGTERM, stop)
+    done = []
+    try:
+        with pytest.raises(JobKilled, match="SIGTERM"):
+            with stop.deferred():
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(0.1)  # the handler has run by now
+                done.append("write finished")
+        with pytest.raises(JobKilled):  # outside a write it interrupts at once
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.1)
+            done.append("not reached")
+    finally:
+        signal.signal(signal.SIGTERM, old)
+    assert done == ["write finished"]
 
 
 def test_rerun_of_a_folder_supersedes_earlier_runs(tmp_path, tracking):

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import warnings
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from importlib.metadata import version
 from pathlib import Path
@@ -34,14 +35,28 @@ class JobKilled(KeyboardInterrupt):
 
 
 class _StopSignal:
-    """Signal handler that records the signal and interrupts the job."""
+    """Signal handler that records the signal and interrupts the job, never in the middle of a tracking write
+    (a write cut in half keeps the SQLite store locked, and the run could not then be marked KILLED)."""
 
     def __init__(self):
         self.received: str | None = None
+        self._writing = 0
 
     def __call__(self, signum, frame):
         self.received = signal.Signals(signum).name
-        raise JobKilled(self.received)
+        if not self._writing:
+            raise JobKilled(self.received)
+
+    @contextmanager
+    def deferred(self):
+        """A signal that arrives inside interrupts the job at the block's end."""
+        self._writing += 1
+        try:
+            yield
+        finally:
+            self._writing -= 1
+        if self.received and not self._writing:
+            raise JobKilled(self.received)
 
 
 def git_commit() -> str | None:
@@ -115,19 +130,21 @@ def run_job(job: Job) -> list[dict]:
     stop = _StopSignal()
     old_handlers = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
-        for mb in job.members:
-            tracking.supersede_previous(client, experiment_id, mb.out)
-            config = job.member_config(mb)
-            tags = {tracking.RUN_DIR_TAG: mb.out, "decaylab.cell": mb.cell, "decaylab.study": job.study,
-                    "decaylab.config_hash": config_hash(config), "git_commit": commit or "unknown"}
-            if job.parent_run_id:
-                tags["mlflow.parentRunId"] = job.parent_run_id
-            run = tracking.MemberRun(client, experiment_id, mb.cell or mb.out, config, tags)
-            records.append(MemberRecords(mb, run))
-        module = fit_ensemble(job, splits, _recorder(records, job.epochs))
+        with stop.deferred():
+            for mb in job.members:
+                tracking.supersede_previous(client, experiment_id, mb.out)
+                config = job.member_config(mb)
+                tags = {tracking.RUN_DIR_TAG: mb.out, "decaylab.cell": mb.cell, "decaylab.study": job.study,
+                        "decaylab.config_hash": config_hash(config), "git_commit": commit or "unknown"}
+                if job.parent_run_id:
+                    tags["mlflow.parentRunId"] = job.parent_run_id
+                run = tracking.MemberRun(client, experiment_id, mb.cell or mb.out, config, tags)
+                records.append(MemberRecords(mb, run))
+        module = fit_ensemble(job, splits, _recorder(records, job.epochs, stop))
         timing = {"wall_time_s": round(time.time() - started, 3), "started_at": started_at,
                   "finished_at": datetime.now(timezone.utc).isoformat()}
-        return [_write_outputs(job, module, rec, commit, timing) for rec in records]
+        with stop.deferred():
+            return [_write_outputs(job, module, rec, commit, timing) for rec in records]
     except BaseException as exc:  # Lightning turns interrupts into SystemExit
         status = "KILLED" if stop.received else "FAILED"
         for rec in records:
@@ -170,13 +187,14 @@ def _write_outputs(job: Job, module, rec: MemberRecords, commit: str | None, tim
     return summary
 
 
-def _recorder(records: list[MemberRecords], epochs: int):
+def _recorder(records: list[MemberRecords], epochs: int, stop: _StopSignal):
     """Stores each epoch's metrics per member and prints one progress line per epoch to stderr."""
     started = time.time()
 
     def record(epoch, names, values):
-        for rec, row in zip(records, values.numpy()):
-            rec.add(epoch, names, row)
+        with stop.deferred():
+            for rec, row in zip(records, values.numpy()):
+                rec.add(epoch, names, row)
         diverged = sum(rec.diverged_epoch is not None for rec in records)
         print(f"decaylab.train: epoch {epoch}/{epochs} measured after {time.time() - started:.1f} s "
               f"({len(records)} networks, {diverged} diverged)", file=sys.stderr, flush=True)
