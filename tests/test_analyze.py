@@ -4,14 +4,18 @@ import math
 
 import numpy as np
 import pandas as pd
+import pytest
 
+from decaylab import analyze
 from decaylab.analyze import claim_decay_rate, claim_dominance, claim_init, claim_tail_off, slope_over_seeds, tail_off
 
 
-def fake_runs(widths=(10, 30, 100), seeds=(0, 1, 2), epochs=40, eta=0.5, lam=10.0, m=10, n=1000, power=0.5):
-    """W1 RMS decays at exactly exp(-eta*lam/m) per epoch from 1 to a plateau 3/n_w^power (plus seed noise)."""
+def fake_runs(widths=(10, 30, 100), seeds=(0, 1, 2), epochs=40, eta=0.5, lam=10.0, m=10, n=1000, power=0.5,
+              rate_factor=1.0):
+    """W1 RMS decays at exactly rate_factor x eta*lam/m per epoch (in log) from 1 to a plateau 3/n_w^power (plus
+    seed noise)."""
     rows = []
-    rate = eta * lam / m
+    rate = eta * lam / m * rate_factor
     for h in widths:
         n_w = 784 * h + h * 10
         for seed in seeds:
@@ -84,3 +88,50 @@ def test_init_verdict_counts_the_cells_behind_it():
     assert "in 1/2 (cell, layer) pairs (at epochs 7); the others end 4.76 times above it" in claim["verdict"]
     assert "at the end: 1.00" in claim["verdict"]
     assert "ahead after epoch 1 in 2/2 cells and at the end in 0/2" in claim["verdict"]
+
+
+# Each threshold of decaylab.analyze, on both sides of it: a changed threshold flips one of these.
+
+
+@pytest.mark.parametrize("error,holds", [(0.05, True), (0.2, False), (-0.08, True), (-0.12, False)])
+def test_rate_tolerance_separates_5_from_20_percent(error, holds):
+    assert analyze.RATE_TOLERANCE == 0.10
+    claim = claim_decay_rate(fake_runs(epochs=5, rate_factor=1 + error))
+    assert all(abs(r["median_rel_error"] - abs(error)) < 1e-9 for r in claim["table"])
+    assert ("in 1/1 " if holds else "in 0/1 ") in claim["verdict"]
+
+
+@pytest.mark.parametrize("n,counted", [(1000, True), (400, False)])  # eta*lam/n = 0.005 and 0.0125
+def test_only_small_eta_lam_over_n_is_held_to_the_exponential(n, counted):
+    claim = claim_decay_rate(fake_runs(epochs=5, n=n))
+    assert ("in 1/1 " if counted else "in 0/0 ") in claim["verdict"]
+
+
+@pytest.mark.parametrize("drift,holds", [(0.08, True), (0.12, False)])  # decay share 1/1.09 = 0.917, 1/1.13 = 0.885
+def test_decay_share_threshold(drift, holds):
+    w = fake_runs(epochs=5)
+    w.loc[w.epoch >= 1, ["drift", "noise"]] = [drift, 0.01]
+    (row, *_) = claim_dominance(w)["table"]
+    assert row["size_reading_holds"] is holds and row["decay_share"]["mean"] == pytest.approx(1 / (1.01 + drift))
+
+
+@pytest.mark.parametrize("disp_grad,holds", [(1.9, True), (2.1, False)])  # disp_decay = 2
+def test_strong_reading_needs_decay_displacement_above_gradient(disp_grad, holds):
+    w = fake_runs(epochs=5)
+    w.loc[w.epoch >= 1, "disp_grad"] = disp_grad
+    assert all(r["strong_reading_holds"] is holds for r in claim_dominance(w)["table"])
+
+
+@pytest.mark.parametrize("epoch,holds", [(analyze.EARLY_EPOCHS, False), (analyze.EARLY_EPOCHS + 1, True)])
+def test_only_the_early_epochs_count_for_dominance(epoch, holds):
+    w = fake_runs(epochs=6)
+    w.loc[w.epoch == epoch, "drift"] = 50.0  # one epoch dominated by the gradient
+    assert all(r["size_reading_holds"] is holds for r in claim_dominance(w)["table"])
+
+
+@pytest.mark.parametrize("creep,settled", [(1.05, True), (1.15, False)])
+def test_plateau_settles_within_ten_percent(creep, settled):
+    w = fake_runs(epochs=40)
+    late = w.epoch >= 40 - math.ceil(analyze.PLATEAU_FRACTION * 40) + 1
+    w.loc[late, "rms"] *= np.interp(w.loc[late, "epoch"], [33, 40], [1.0, creep])
+    assert tail_off(w).plateau_settled.eq(settled).all()

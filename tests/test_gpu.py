@@ -1,7 +1,7 @@
-"""The CUDA path: a member trained on the GPU computes what the CPU computes (run where a GPU is visible).
+"""The CUDA path: a member trained on the GPU computes what the CPU computes.
 
-CI has no GPU, so there these tests are skipped; everything but the device itself is tested on the CPU by
-test_training.py (same module, same code path with accelerator="cpu").
+CI has no GPU: there the GPU case is skipped, and the same comparison runs between two CPU fits that must agree
+although they cut the epoch into different blocks (so the comparison itself is exercised on every machine).
 """
 
 import pytest
@@ -11,23 +11,38 @@ from conftest import Collect
 from decaylab.job import Job, Member
 from decaylab.train import fit_ensemble
 
-pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device visible")
+MEMBERS = (Member("standard", 5.0, 0.5, 0, "a"), Member("scaled", 0.0, 2.0, 1, "b"))
 
 
-def _fit(accelerator, members, splits, **kw):
-    job = Job(dataset="synthetic", hidden=(16, 12), m=3, epochs=1, members=tuple(members), accelerator=accelerator,
-              dtype="float64", block_steps=64, **kw)
+def _fit(accelerator, splits, block_steps=64):
+    job = Job(dataset="synthetic", hidden=(16, 12), m=3, epochs=1, members=MEMBERS, accelerator=accelerator,
+              dtype="float64", block_steps=block_steps)
     rec = Collect()
     return fit_ensemble(job, splits, rec), rec.epochs
 
 
+def _assert_same_run(a, b):
+    """Same weights to 1e-9 after 200 steps, and the same metrics at every epoch."""
+    (module_a, metrics_a), (module_b, metrics_b) = a, b
+    assert len(module_a.step_indices) == len(module_b.step_indices) == 200
+    for wa, wb in zip(module_a.weights + module_a.biases, module_b.weights + module_b.biases):
+        torch.testing.assert_close(wa.cpu(), wb.cpu(), rtol=0, atol=1e-9)
+    assert metrics_a.keys() == metrics_b.keys()
+    for epoch, metrics in metrics_b.items():
+        assert metrics_a[epoch].keys() == metrics.keys()
+        for key, value in metrics.items():
+            torch.testing.assert_close(torch.as_tensor(metrics_a[epoch][key]), torch.as_tensor(value),
+                                       rtol=1e-7, atol=1e-9)
+
+
+def test_block_size_changes_no_number(synthetic):
+    one, many = _fit("cpu", synthetic, block_steps=1), _fit("cpu", synthetic, block_steps=64)
+    assert one[0].trained_on == "cpu"
+    _assert_same_run(one, many)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device visible")
 def test_gpu_ensemble_matches_cpu_after_200_steps(synthetic):
-    members = [Member("standard", 5.0, 0.5, 0, "a"), Member("scaled", 0.0, 2.0, 1, "b")]
-    gpu, gpu_metrics = _fit("gpu", members, synthetic)
-    cpu, cpu_metrics = _fit("cpu", members, synthetic)
-    assert gpu.trained_on.startswith("cuda") and cpu.trained_on == "cpu" and len(gpu.steps) == 200
-    for wg, wc in zip(gpu.weights, cpu.weights):
-        torch.testing.assert_close(wg.cpu(), wc, rtol=0, atol=1e-9)
-    for key in cpu_metrics[1]:
-        torch.testing.assert_close(torch.as_tensor(gpu_metrics[1][key]), torch.as_tensor(cpu_metrics[1][key]),
-                                   rtol=1e-7, atol=1e-9)
+    gpu, cpu = _fit("gpu", synthetic), _fit("cpu", synthetic)
+    assert gpu[0].trained_on.startswith("cuda") and cpu[0].trained_on == "cpu"
+    _assert_same_run(gpu, cpu)

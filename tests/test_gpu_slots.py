@@ -1,6 +1,7 @@
 """The GPU slot allocator, with fake device counts on the CPU."""
 
 import multiprocessing as mp
+import os
 
 import pytest
 
@@ -52,7 +53,29 @@ def test_sharing_a_gpu_only_when_asked(tmp_path):
         p.join(timeout=30)
 
 
-def test_scheduler_assigned_device_is_respected(monkeypatch):
+@pytest.fixture
+def four_gpus(tmp_path, monkeypatch):
+    """A machine that shows four GPUs (faked), its slot locks in a scratch folder."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    monkeypatch.setattr(gpu_slots, "DEFAULT_DIR", tmp_path)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+
+
+def test_a_job_on_a_multi_gpu_machine_is_pinned_to_a_free_device(four_gpus, monkeypatch):
+    first = gpu_slots.pin_job_to_free_gpu("auto")
+    assert first is not None and os.environ["CUDA_VISIBLE_DEVICES"] == "0"
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
+    second = gpu_slots.pin_job_to_free_gpu("gpu")  # the first job still holds device 0
+    assert os.environ["CUDA_VISIBLE_DEVICES"] == "1"
+    first.close()
+    second.close()
+
+
+def test_scheduler_assigned_device_is_respected(four_gpus, monkeypatch, tmp_path):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3")
     assert gpu_slots.pin_job_to_free_gpu("gpu") is None
-    assert gpu_slots.pin_job_to_free_gpu("cpu") is None
+    assert os.environ["CUDA_VISIBLE_DEVICES"] == "3" and not list(tmp_path.iterdir())  # no slot taken
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
+    assert gpu_slots.pin_job_to_free_gpu("cpu") is None and "CUDA_VISIBLE_DEVICES" not in os.environ

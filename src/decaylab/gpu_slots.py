@@ -17,9 +17,10 @@ class NoFreeGpu(RuntimeError):
     """Every slot is taken."""
 
 
-def claim(n_devices: int, lock_dir: Path = DEFAULT_DIR, jobs_per_gpu: int | None = None):
+def claim(n_devices: int, lock_dir: Path | None = None, jobs_per_gpu: int | None = None):
     """Lock a free slot and return (device id, lock handle); keep the handle open while the job runs."""
     per_gpu = jobs_per_gpu or int(os.environ.get("DECAYLAB_JOBS_PER_GPU", "1"))
+    lock_dir = lock_dir or DEFAULT_DIR
     lock_dir.mkdir(parents=True, exist_ok=True)
     for slot in range(n_devices * per_gpu):
         handle = open(lock_dir / f"slot{slot}.lock", "w")

@@ -61,15 +61,17 @@ def step_split(start: list[torch.Tensor], end: list[torch.Tensor], stats: StepSt
     return out
 
 
-def shrink_controls(start_sizes: Metrics, end_sizes: Metrics, eta: torch.Tensor, lam: torch.Tensor, n: int,
-                    m: int) -> Metrics:
-    """Realized per-epoch shrink of the W1 pixel groups next to the two predictions."""
-    f = 1 - eta * lam / n
-    out: Metrics = {
-        ("net", "pred_shrink_exp"): torch.exp(-eta * lam / m),
-        ("net", "pred_shrink_exact"): f ** math.ceil(n / m),
-        ("W1", "shrink_active"): end_sizes["W1", "rms_active"] / start_sizes["W1", "rms_active"],
-    }
+def shrink_predictions(etas: list[float], lams: list[float], n: int, m: int) -> Metrics:
+    """The two predicted per-epoch shrink factors, in float64 from the configured eta and lam (never from the
+    run's rounded tensors): exp(-eta*lam/m) and the exact decay-only factor (1 - eta*lam/n)^ceil(n/m)."""
+    eta, lam = torch.tensor(etas, dtype=torch.float64), torch.tensor(lams, dtype=torch.float64)
+    return {("net", "pred_shrink_exp"): torch.exp(-eta * lam / m),
+            ("net", "pred_shrink_exact"): torch.exp(math.ceil(n / m) * torch.log1p(-eta * lam / n))}
+
+
+def shrink_controls(start_sizes: Metrics, end_sizes: Metrics) -> Metrics:
+    """Realized per-epoch shrink of the W1 pixel groups (always-zero pixels apart)."""
+    out: Metrics = {("W1", "shrink_active"): end_sizes["W1", "rms_active"] / start_sizes["W1", "rms_active"]}
     if ("W1", "rms_dead") in end_sizes:
         out["W1", "shrink_dead"] = end_sizes["W1", "rms_dead"] / start_sizes["W1", "rms_dead"]
     return out

@@ -56,6 +56,8 @@ class EnsembleModule(L.LightningModule):
         self.register_buffer("dead", (self.train_x == 0).all(0), persistent=False)
         self.register_buffer("eta", torch.tensor([mb.eta for mb in job.members], dtype=dtype), persistent=False)
         self.register_buffer("lam", torch.tensor([mb.lam for mb in job.members], dtype=dtype), persistent=False)
+        self.predictions = instrument.shrink_predictions([mb.eta for mb in job.members], [mb.lam for mb in job.members],
+                                                         self.n, job.m)
         self.shufflers = [torch.Generator().manual_seed(mb.shuffle_seed()) for mb in job.members]
 
     @property
@@ -82,6 +84,7 @@ class EnsembleModule(L.LightningModule):
     def on_train_start(self):
         self.trained_on = str(self.device)  # Lightning moves the module back to the CPU after fit
         self.hyper = Hyper(self.eta, self.lam, self.n)
+        self.predictions = {key: value.to(self.device) for key, value in self.predictions.items()}
         self.sizes_now = instrument.weight_sizes(self.weights, self.dead)
         self._emit(0, {**self.sizes_now, **self._evaluate()})
 
@@ -109,7 +112,8 @@ class EnsembleModule(L.LightningModule):
     def on_train_epoch_end(self):
         sizes = instrument.weight_sizes(self.weights, self.dead)
         metrics = {**sizes, **self._evaluate()}
-        metrics.update(instrument.shrink_controls(self.sizes_now, sizes, self.eta, self.lam, self.n, self.job.m))
+        metrics.update(self.predictions)
+        metrics.update(instrument.shrink_controls(self.sizes_now, sizes))
         if self.stats is not None:
             metrics.update(instrument.step_split(self.start, self.padded[0], self.stats, self.hyper.f))
         self.sizes_now = sizes
