@@ -33,5 +33,10 @@ rule all:
         f"reports/{STUDY}/report.md",
 
 
+onsuccess:
+    print_runs_address()
+
+
 onerror:
     end_study_run_if_started("FAILED")
+    print_failures(log)

@@ -56,12 +56,28 @@ def test_every_run_seed_layer_and_epoch_is_aggregated_once(tmp_path):
                             & (table.epoch == epoch) & (table.layer == layer) & (table.metric == metric)]
                 assert row.value.tolist() == [value(c, seed, epoch, layer, metric)]
     assert pd.read_parquet(tmp_path / "summary.parquet").equals(table)
-    runs = pd.read_csv(tmp_path / "runs.csv")
+    run_info = {"arm": "main", "hidden": "30", "dataset": "synthetic", "n": 600, "m": 10, "epochs": 2,
+                "sizes": "64-30-10", "n_w": 64 * 30 + 30 * 10, "diverged": False}
+    assert list(table.columns) == ["epoch", "layer", "metric", "value", "arm", "init", "lam", "eta", "hidden", "seed",
+                                   *[k for k in run_info if k not in ("arm", "hidden")]]
+    for key, expected in run_info.items():
+        assert table[key].tolist() == [expected] * len(table), key
+    runs = pd.read_csv(tmp_path / "runs.csv", dtype={"hidden": str})
+    assert list(runs.columns) == [
+        "arm", "init", "lam", "eta", "hidden", "seed", "dataset", "n", "m", "epochs", "sizes", "n_w", "diverged",
+        "run_dir", "acc_validation", "acc_test", "acc_train", "cost_test", "peak_acc_validation", "peak_acc_test",
+        "wall_time_s", "mlflow_run_id"]
     assert len(runs) == len(CELLS) * len(SEEDS) and not runs.duplicated(["init", "lam", "eta", "seed"]).any()
-    assert set(runs.arm) == {"main"} and set(runs.n) == {600} and set(runs.n_w) == {64 * 30 + 30 * 10}
-    first = runs[(runs.init == "standard") & (runs.lam == 5.0) & (runs.seed == 1)].iloc[0]
-    assert first.acc_test == value(0, 1, 2, "net", "acc_test")
-    assert first.peak_acc_validation == value(0, 1, 2, "net", "acc_validation")  # the best epoch is the last here
+    for key, expected in run_info.items():
+        assert runs[key].tolist() == [expected] * len(runs), key
+    for c, ((init, lam, eta), seed) in enumerate(itertools.product(CELLS, SEEDS)):
+        c //= len(SEEDS)
+        row = runs[(runs.init == init) & (runs.lam == lam) & (runs.eta == eta) & (runs.seed == seed)].iloc[0]
+        assert row.run_dir == str(tmp_path / f"runs/main/init~{init}/lam~{lam:g}/eta~{eta:g}/hidden~30/seed~{seed}")
+        assert row.acc_test == value(c, seed, 2, "net", "acc_test")
+        assert row.peak_acc_test == value(c, seed, 2, "net", "acc_test")  # the best epoch is the last here
+        assert row.peak_acc_validation == value(c, seed, 2, "net", "acc_validation")
+        assert (row.wall_time_s, row.mlflow_run_id) == (1.5, f"run{c}{seed}")
 
 
 def test_a_run_missing_its_metrics_is_an_error_naming_it(tmp_path):
@@ -71,3 +87,15 @@ def test_a_run_missing_its_metrics_is_an_error_naming_it(tmp_path):
     with pytest.raises(FileNotFoundError, match="metrics.parquet"):
         aggregate(run_jsons, tmp_path / "summary.parquet", tmp_path / "runs.csv")
     assert not (tmp_path / "summary.parquet").exists() and not (tmp_path / "runs.csv").exists()
+
+
+def test_a_deep_runs_widths_and_weight_count(tmp_path):
+    from decaylab.aggregate import _run_columns
+
+    summary = {"config": {"init": "scaled", "lam": 1.0, "eta": 0.5, "hidden": [100, 100], "seed": 2,
+                          "dataset": "mnist", "m": 10, "epochs": 40},
+               "cell": "lam-1/init~scaled/lam~1/eta~0.5/hidden~100-100", "n": 1000, "sizes": [784, 100, 100, 10],
+               "diverged": True}
+    cols = _run_columns(tmp_path, summary)
+    assert (cols["arm"], cols["hidden"], cols["sizes"]) == ("lam-1", "100-100", "784-100-100-10")
+    assert cols["n_w"] == 784 * 100 + 100 * 100 + 100 * 10 and cols["diverged"] is True

@@ -135,3 +135,17 @@ def test_plateau_settles_within_ten_percent(creep, settled):
     late = w.epoch >= 40 - math.ceil(analyze.PLATEAU_FRACTION * 40) + 1
     w.loc[late, "rms"] *= np.interp(w.loc[late, "epoch"], [33, 40], [1.0, creep])
     assert tail_off(w).plateau_settled.eq(settled).all()
+
+
+def test_slope_interval_is_students_t_over_seeds():
+    """Three seeds with slopes -0.4, -0.5, -0.6: mean -0.5, half-width t(0.975, 2) x 0.1 / sqrt(3)."""
+    n_w = np.array([100.0, 1000.0, 10000.0])
+    t = pd.DataFrame([{"layer": "W1", "seed": seed, "n_w": x, "plateau_rms": 2 * x**slope}
+                      for seed, slope in enumerate((-0.4, -0.5, -0.6)) for x in n_w])
+    (row,) = slope_over_seeds(t, "n_w", ["layer"])
+    half = 4.302652729911275 * 0.1 / math.sqrt(3)
+    assert row["slope"] == pytest.approx(-0.5, abs=1e-12) and row["seeds"] == 3
+    assert row["ci95"] == pytest.approx([-0.5 - half, -0.5 + half], abs=1e-9)
+    (single,) = slope_over_seeds(t[t.seed == 0], "n_w", ["layer"])
+    assert single["ci95"] is None and single["slope"] == pytest.approx(-0.4)
+    assert slope_over_seeds(t[t.n_w == 100.0], "n_w", ["layer"]) == []  # one width: no slope to fit

@@ -6,6 +6,7 @@ import hashlib
 import http.server
 import socket
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -139,3 +140,21 @@ def test_subset_is_seeded():
     assert len(a[1]) == 10 and not np.array_equal(a[1], data.subset(x, y, 10, seed=4)[1])
     with pytest.raises(data.DataError, match="asked for 60"):
         data.subset(x, y, 60, 0)
+
+
+def test_the_default_studys_data_is_the_one_setup_installs(tmp_path):
+    """The README's first command runs offline: the default study reads Debian's Fashion-MNIST (installed by
+    scripts/setup.sh, as in CI), which must be there and give the book's split. (Debian recompressed the files, so
+    the download's checksums do not apply to them; read_idx checks each header against its size.)"""
+    import yaml
+
+    from decaylab.study import cells
+
+    root = Path(__file__).resolve().parents[1]
+    config = yaml.safe_load((root / "config" / "config.yaml").read_text())
+    assert {c.dataset for c in cells(config)} == {"fashion-mnist"}
+    assert "dataset-fashion-mnist" in (root / "scripts" / "setup.sh").read_text()
+    assert data.DEBIAN_FASHION_DIR.is_dir(), "run scripts/setup.sh as root (apt-get install dataset-fashion-mnist)"
+    splits = data.load_fashion_mnist(tmp_path)
+    assert [len(splits.train_x), len(splits.val_x), len(splits.test_x)] == [50_000, 10_000, 10_000]
+    assert splits.train_x.shape[1] == 784 and sorted(np.unique(splits.test_y)) == list(range(10))

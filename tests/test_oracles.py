@@ -133,11 +133,17 @@ def test_dead_pixel_mask_comes_from_the_training_split(tmp_path, synthetic):
 def book_sgd(weights, biases, x, y, orders, eta, lam, m, n_out=10):
     """The book's network2 loop in NumPy, one network: per epoch the given order, mini-batches of m (the last
     one short), w <- (1 - eta lam / n) w - (eta / len(batch)) sum dC/dw, b <- b - (eta / len(batch)) sum dC/db,
-    backprop of the cross-entropy cost (output delta a - y). Returns the weights and biases after every epoch."""
+    backprop of the cross-entropy cost (output delta a - y).
+
+    Returns, per epoch, the weights and biases at its end and per layer the sums over its steps that the
+    decomposition of d|W|^2 rests on: sum W_t, sum |W_t|^2, sum <W_t, eta g_t>, sum |eta g_t|^2, sum |eta g_t|.
+    """
     w, b = [a.copy() for a in weights], [a.copy() for a in biases]
     n, history = len(x), []
+    f = 1 - eta * lam / n
     targets = np.eye(n_out)[y]
     for order in orders:
+        sums = [dict(w=np.zeros_like(wl), sq=0.0, dot=0.0, step_sq=0.0, step_len=0.0, w_len=0.0) for wl in w]
         for lo in range(0, n, m):
             batch = order[lo : lo + m]
             acts = [x[batch].astype(np.float64)]
@@ -151,25 +157,54 @@ def book_sgd(weights, biases, x, y, orders, eta, lam, m, n_out=10):
                 if layer:
                     a = acts[layer]
                     delta = (delta @ w[layer]) * a * (1 - a)
-            for layer in range(len(w)):
-                w[layer] = (1 - eta * lam / n) * w[layer] - eta / len(batch) * grads_w[layer]
+            for layer, s in enumerate(sums):
+                step = eta / len(batch) * grads_w[layer]
+                s["w"] += w[layer]
+                s["sq"] += (w[layer] ** 2).sum()
+                s["w_len"] += np.sqrt((w[layer] ** 2).sum())
+                s["dot"] += (w[layer] * step).sum()
+                s["step_sq"] += (step**2).sum()
+                s["step_len"] += np.sqrt((step**2).sum())
+                w[layer] = f * w[layer] - step
                 b[layer] = b[layer] - eta / len(batch) * grads_b[layer]
-        history.append(([a.copy() for a in w], [a.copy() for a in b]))
+        history.append(([a.copy() for a in w], [a.copy() for a in b], sums))
     return history
 
 
 def test_whole_runs_match_the_books_loop_over_several_epochs(tmp_path, synthetic, monkeypatch):
-    """Two 64-16-12-10 networks, 3 epochs of 86 mini-batches (the last short): float64 to 1e-9."""
+    """Two 64-16-12-10 networks, 3 epochs of 86 mini-batches (the last short): weights, biases and every
+    per-epoch measure of the decay/gradient split agree with the NumPy loop to 1e-9 in float64."""
     members = [Member("standard", 5.0, 0.5, 0, "a"), Member("scaled", 1.0, 0.1, 1, "b")]
     job = make_job(tmp_path, members, hidden=(16, 12), m=7, epochs=3)
     module, epochs, orders = _fit_recording_order(job, synthetic, monkeypatch)
     for k, mb in enumerate(members):
+        f = 1 - mb.eta * mb.lam / 600
         w0, b0 = init_network([64, 16, 12, 10], mb.init, mb.init_seed())
-        history = book_sgd([a.numpy() for a in w0], [a.numpy() for a in b0], synthetic.train_x, synthetic.train_y,
+        start = [a.numpy() for a in w0]
+        history = book_sgd(start, [a.numpy() for a in b0], synthetic.train_x, synthetic.train_y,
                            [epoch[k] for epoch in orders], mb.eta, mb.lam, 7)
-        for e, (w, _) in enumerate(history, start=1):
-            for layer, wl in enumerate(w):
-                assert epochs[e][f"W{layer + 1}", "rms"][k] == pytest.approx(np.sqrt((wl**2).mean()), rel=1e-9)
-        w_end, b_end = history[-1]
+        for e, (w, _, sums) in enumerate(history, start=1):
+            for layer, (w_end, s) in enumerate(zip(w, sums)):
+                w_start = start[layer] if e == 1 else history[e - 2][0][layer]
+                sq0, sq1 = (w_start**2).sum(), (w_end**2).sum()
+                disp_decay = (f - 1) * s["w"]
+                expected = {
+                    "rms": np.sqrt((w_end**2).mean()), "shrink": np.sqrt(sq1 / sq0), "dS": sq1 - sq0,
+                    "decay": (f * f - 1) * s["sq"], "drift": -2 * f * s["dot"], "noise": s["step_sq"],
+                    "disp_decay": np.sqrt((disp_decay**2).sum()),
+                    "disp_grad": np.sqrt(((w_end - w_start - disp_decay) ** 2).sum()),
+                    "steplen_decay": (1 - f) * s["w_len"], "steplen_grad": s["step_len"]}
+                for metric, value in expected.items():
+                    assert epochs[e][f"W{layer + 1}", metric][k] == pytest.approx(value, rel=1e-9), (e, layer, metric)
+        w_end, b_end, _ = history[-1]
         for ours, book in zip(module.weights + module.biases, w_end + b_end):
             np.testing.assert_allclose(ours[k].numpy(), book, rtol=0, atol=1e-9)
+
+
+def test_a_run_logs_exactly_the_described_metrics(tmp_path, synthetic):
+    from decaylab.glossary import METRICS
+
+    rec = Collect()
+    fit_ensemble(make_job(tmp_path, MEMBERS, epochs=1), synthetic, rec)
+    assert {metric for _, metric in rec.epochs[1]} == set(METRICS)
+    assert {metric for _, metric in rec.epochs[0]} < set(METRICS)

@@ -15,6 +15,7 @@ from mlflow.tracking import MlflowClient
 from test_data import closed_port_url
 
 from decaylab import tracking
+from decaylab import tracking as store  # where a test's `tracking` is the store's URI fixture
 from decaylab.job import Member
 from decaylab.tracking import SUPERSEDED_TAG
 from decaylab.train import JobKilled, _StopSignal, main, run_job
@@ -27,14 +28,25 @@ def _runs(uri, experiment="decaylab"):
 
 
 def test_run_logs_every_metric_at_every_epoch(tmp_path, tracking, capsys):
-    members = [Member("standard", 1.0, 0.5, 0, str(tmp_path / "a"), cell="c1"),
-               Member("scaled", 0.0, 0.5, 0, str(tmp_path / "b"), cell="c2")]
+    members = [Member("standard", 1.0, 0.5, 0, str(tmp_path / "a"), cell="c1", arm="main"),
+               Member("scaled", 0.0, 0.5, 1, str(tmp_path / "b"), cell="c2", arm="main")]
     summaries = run_job(make_job(tmp_path, members, epochs=3))
     progress = [line for line in capsys.readouterr().err.splitlines() if line.startswith("decaylab.train: epoch")]
     assert [line.split()[2] for line in progress] == ["0/3", "1/3", "2/3", "3/3"]
     assert progress[-1].endswith("(2 networks, 0 diverged)")
     client, runs = _runs(tracking)
-    assert sorted(r.data.tags["decaylab.cell"] for r in runs) == ["c1", "c2"]
+    # names that a truncated runs table still tells apart; cells labelled for "Group by"; params as typed
+    assert sorted(r.info.run_name for r in runs) == ["scaled s=1 λ=0 η=0.5 h=16 · main",
+                                                     "standard s=0 λ=1 η=0.5 h=16 · main"]
+    assert sorted(r.data.tags["decaylab.cell"] for r in runs) == ["scaled λ=0 η=0.5 h=16 · main",
+                                                                  "standard λ=1 η=0.5 h=16 · main"]
+    for r in runs:
+        assert {k: r.data.params[k] for k in ("lam", "eta", "hidden", "arm", "n", "m", "epochs")} == {
+            "lam": "0" if r.data.params["init"] == "scaled" else "1", "eta": "0.5", "hidden": "16", "arm": "main",
+            "n": "600", "m": "10", "epochs": "3"}
+        assert "train_size" not in r.data.params  # unset settings are not logged as "None"
+    lam_one = client.search_runs([runs[0].info.experiment_id], filter_string="params.lam = '1'")
+    assert [r.info.run_name for r in lam_one] == ["standard s=0 λ=1 η=0.5 h=16 · main"]
     for summary, mb in zip(summaries, members):
         table = pd.read_parquet(Path(mb.out) / "metrics.parquet")
         assert sorted(table.epoch.unique()) == [0, 1, 2, 3]
@@ -43,7 +55,7 @@ def test_run_logs_every_metric_at_every_epoch(tmp_path, tracking, capsys):
         assert stored["mlflow_run_id"] == summary["mlflow_run_id"] and stored["diverged"] is False
         assert stored["config"]["init"] == mb.init and stored["n"] == 600
         run = client.get_run(summary["mlflow_run_id"])
-        assert run.info.status == "FINISHED" and run.data.params["lam"] == str(mb.lam)
+        assert run.info.status == "FINISHED"
         keys = {f"{layer}/{metric}" for layer, metric in zip(table.layer, table.metric)}
         assert keys == set(run.data.metrics)
         for key in keys:
@@ -52,7 +64,9 @@ def test_run_logs_every_metric_at_every_epoch(tmp_path, tracking, capsys):
             expected_epochs = sorted(table[(table.layer == layer) & (table.metric == metric)].epoch)
             assert sorted(m.step for m in history) == expected_epochs
         artifacts = [a.path for a in client.list_artifacts(run.info.run_id)]
-        assert artifacts == ["metrics.parquet"]
+        assert artifacts == ["metrics.parquet", "run.json"]
+        logged = client.download_artifacts(run.info.run_id, "run.json", str(tmp_path / "dl" / mb.cell))
+        assert json.loads(Path(logged).read_text()) == stored
     assert not (tmp_path / "mlruns").exists()
 
 
@@ -138,6 +152,45 @@ def test_rerun_of_a_folder_supersedes_earlier_runs(tmp_path, tracking):
     assert tags[stale][SUPERSEDED_TAG] == tags[first][SUPERSEDED_TAG] == "true"
     assert SUPERSEDED_TAG not in tags[second]
     assert client.get_run(first).info.status == "FINISHED"
+    # superseded runs are soft-deleted: the runs table (active runs) shows one run per folder
+    assert [client.get_run(r).info.lifecycle_stage for r in (stale, first, second)] == ["deleted", "deleted", "active"]
+    assert [r.info.run_id for r in client.search_runs([exp_id])] == [second]
+
+
+def test_a_rerun_study_leaves_one_live_parent(tmp_path, tracking):
+    first = store.start_study_run("decaylab", "smoke", str(tmp_path / "results/smoke"))
+    other = store.start_study_run("decaylab", "smoke", str(tmp_path / "elsewhere/results/smoke"))
+    second = store.start_study_run("decaylab", "smoke", str(tmp_path / "results/smoke"))
+    client = MlflowClient(tracking_uri=tracking)
+    live = client.search_runs([second["experiment_id"]])
+    assert sorted(r.info.run_id for r in live) == sorted([other["parent_run_id"], second["parent_run_id"]])
+    old = client.get_run(first["parent_run_id"])
+    assert old.info.lifecycle_stage == "deleted" and old.info.status == "KILLED"
+    assert second["runs_address"] == (f"http://127.0.0.1:5000/#/experiments/{second['experiment_id']}/runs"
+                                      "?workflowType=machine_learning")
+
+
+def test_the_experiment_describes_every_metric_a_run_logs(tmp_path, tracking):
+    from decaylab.glossary import METRICS
+
+    out = tmp_path / "run"
+    run_job(make_job(tmp_path, [Member("standard", 1.0, 0.5, 0, str(out))], epochs=1))
+    metrics = set(pd.read_parquet(out / "metrics.parquet").metric)
+    assert metrics == set(METRICS)  # every logged name described, no description of a name never logged
+    parent = store.start_study_run("decaylab", "smoke", str(tmp_path / "results"))
+    note = MlflowClient(tracking_uri=tracking).get_experiment(parent["experiment_id"]).tags[store.NOTE_TAG]
+    for name, meaning in METRICS.items():
+        assert f"| `{name}` | {meaning} |" in note
+
+
+@pytest.mark.parametrize("name", ["it's", 'say "hi"'])
+def test_filter_strings_quote_any_name_with_one_kind_of_quote(tmp_path, tracking, name):
+    client, exp_id = tracking_client_and_experiment()
+    run = client.create_run(exp_id, tags={tracking_tag(): name}).info.run_id
+    store.supersede(client, exp_id, tracking_tag(), name)
+    assert client.get_run(run).info.lifecycle_stage == "deleted"
+    with pytest.raises(store.TrackingError, match="both quote characters"):
+        store.quoted("it's \"both\"")
 
 
 def tracking_client_and_experiment():
@@ -155,5 +208,5 @@ def test_unreachable_tracking_server_fails_fast(tmp_path, monkeypatch, capsys):
 
 def test_file_store_uri_is_refused(monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "./mlruns")
-    with pytest.raises(tracking.TrackingError, match="file store is not supported"):
+    with pytest.raises(store.TrackingError, match="file store is not supported"):
         tracking.tracking_uri()

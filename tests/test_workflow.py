@@ -1,7 +1,9 @@
 """The smoke study end to end through Snakemake in a scratch copy of the workflow."""
 
+import base64
 import json
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -13,7 +15,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from mlflow.entities import ViewType
 from mlflow.tracking import MlflowClient
+from test_data import closed_port_url
 
 from decaylab.figures import FIGURES, make_all
 from decaylab.tracking import RUN_DIR_TAG
@@ -80,7 +84,7 @@ def test_smoke_runs_are_in_mlflow_under_one_parent(smoke):
     parents = [r for r in runs if r.data.tags.get("decaylab.role") == "study"]
     children = [r for r in runs if r not in parents]
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
-    assert len(children) == 8
+    assert len(children) == 8 and len({c.info.run_name for c in children}) == 8
     for child in children:
         assert child.data.tags["mlflow.parentRunId"] == parents[0].info.run_id
         assert child.info.status == "FINISHED"
@@ -88,16 +92,61 @@ def test_smoke_runs_are_in_mlflow_under_one_parent(smoke):
         assert sorted(m.step for m in history) == [0, 1, 2, 3]
 
 
+def test_the_study_run_is_its_home_page(smoke):
+    """The parent run shows the verdicts, the study's setting, headline numbers and the report with its figures."""
+    client = MlflowClient(tracking_uri=f"sqlite:///{smoke / 'mlflow.db'}")
+    parent = json.loads((smoke / "results/smoke/mlflow.json").read_text())
+    run = client.get_run(parent["parent_run_id"])
+    claims = json.loads((smoke / "reports/smoke/claims.json").read_text())["claims"]
+    note = run.data.tags["mlflow.note.content"]
+    for key, claim in claims.items():
+        assert claim["verdict"] in note and run.data.tags[f"decaylab.claim{key[0]}"] == claim["verdict"]
+    assert run.data.params == {"study": "smoke", "dataset": "synthetic", "arms": "main", "init": "standard, scaled",
+                               "lam": "0, 5", "eta": "0.5", "hidden": "16", "n": "600", "m": "10", "epochs": "3",
+                               "seeds": "0, 1"}
+    assert run.data.metrics["claim2_dead_pixel_max_log_error"] == claims["2_decay_rate"]["dead_pixel_max_log_error"]
+    assert {"claim2_median_rate_error", "claim4_acc_final_scaled_minus_standard"} <= set(run.data.metrics)
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert artifacts == {"report.md", "report.html", "claims.json", "runs.csv", "figures"}
+    figures = {a.path for a in client.list_artifacts(run.info.run_id, "figures")}
+    assert figures == {f"figures/{name}.png" for name in FIGURES}
+    html = (smoke / "results/smoke/report.html").read_text()
+    assert html.count('src="data:image/png;base64,') == len(FIGURES) and "<table>" in html
+    assert parent["runs_address"] in (smoke / "logs/smoke/tracking_setup.log").read_text()
+
+
+def test_offline_failure_ends_with_its_cause_and_fix(tmp_path):
+    """Real MNIST where it cannot be downloaded: a short cause and fix at the end, the traceback in the log."""
+    work = scratch_workflow(tmp_path)
+    env = dict(os.environ, DECAYLAB_MNIST_URL=closed_port_url())
+    result = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1", "--config", "study=smoke",
+                             "dataset=mnist"], cwd=work, capture_output=True, text=True, timeout=600, env=env)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and "Traceback" not in output
+    last = output.strip().splitlines()[-5:]
+    assert any(line.startswith("decaylab: cannot download") and "dataset=fashion-mnist" in line for line in last), last
+    assert "Traceback" in (work / "logs/data/mnist.log").read_text()
+
+
 def test_rerun_is_a_no_op(smoke):
     result = snakemake(smoke, "-n")
     assert result.returncode == 0 and "Nothing to be done" in result.stdout + result.stderr
 
 
-def test_snakemake_report_builds(smoke):
+def test_snakemake_report_shows_the_verdicts_and_every_figure(smoke):
     result = subprocess.run([sys.executable, "-m", "snakemake", *ONE_JOB_PER_CELL, "--report", "report.html"],
                             cwd=smoke, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert (smoke / "report.html").stat().st_size > 10_000
+    html = (smoke / "report.html").read_text()
+    embedded = {path: base64.b64decode(data) for path, data in re.findall(
+        r'"(reports/smoke/[^"]+)": \{"name".*?"data_uri": "data:[^"]*?;base64,([^"]+)"', html)}
+    for name in FIGURES:
+        png = embedded[f"reports/smoke/figures/{name}.png"]
+        assert png == (smoke / f"reports/smoke/figures/{name}.png").read_bytes(), name
+    report = embedded["reports/smoke/report.md"].decode()
+    claims = json.loads((smoke / "reports/smoke/claims.json").read_text())["claims"]
+    for claim in claims.values():
+        assert claim["verdict"] in report
 
 
 def _start(cwd: Path):
@@ -115,9 +164,10 @@ def _wait_for(predicate, timeout=300):
 
 
 def _mlflow_runs(work: Path):
+    """Every run, the superseded (soft-deleted) ones included."""
     client = MlflowClient(tracking_uri=f"sqlite:///{work / 'mlflow.db'}")
     exp = client.get_experiment_by_name("decaylab")
-    return client.search_runs([exp.experiment_id], max_results=200)
+    return client.search_runs([exp.experiment_id], max_results=200, run_view_type=ViewType.ALL)
 
 
 def _member_runs_running(work: Path) -> int:

@@ -155,8 +155,10 @@ def _slope(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def _t95(df: int) -> float:
-    table = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26}
-    return table.get(df, 1.96 if df > 30 else 2.05)
+    """Two-sided 95% quantile of Student's t with df degrees of freedom."""
+    from scipy.stats import t
+
+    return float(t.ppf(0.975, df))
 
 
 def slope_over_seeds(t: pd.DataFrame, x: str, group: list[str]) -> list[dict]:

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from decaylab.atomic import atomic_path
+from decaylab.errors import ExpectedError
 
 OFFLINE_HINT = (
     "Offline, run the study on a source that needs no download: "
@@ -41,7 +42,7 @@ DEBIAN_FASHION_DIR = Path(os.environ.get("DECAYLAB_FASHION_DIR", "/usr/share/dat
 IDX_DTYPE = {0x08: np.uint8}
 
 
-class DataError(RuntimeError):
+class DataError(ExpectedError):
     """A data file is missing, corrupt or cannot be fetched; the message says how to fix it."""
 
 

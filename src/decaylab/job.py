@@ -22,6 +22,7 @@ class Member:
     seed: int
     out: str
     cell: str = ""
+    arm: str = ""
 
     def init_seed(self) -> int:
         return int(np.random.SeedSequence([self.seed, 0]).generate_state(1)[0])
@@ -92,8 +93,22 @@ class Job:
         shared = {k: v for k, v in self.to_dict().items()
                   if k not in ("members", "data_file", "experiment", "parent_run_id", "threads",
                                "accelerator", "block_steps", "instrument")}
-        own = {k: v for k, v in asdict(member).items() if k not in ("out", "cell")}
+        own = {k: v for k, v in asdict(member).items() if k not in ("out", "cell", "arm")}
         return {**shared, **own, "hidden": list(self.hidden)}
+
+    def cell_label(self, member: Member) -> str:
+        """The member's grid cell as the MLflow runs table groups it: `standard λ=5 η=0.5 h=30 · main`."""
+        return self._label(member, "")
+
+    def run_name(self, member: Member) -> str:
+        """A name that tells runs apart even where the UI cuts it short: `standard s=1 λ=5 η=0.5 h=30 · main`."""
+        return self._label(member, f"s={member.seed} ")
+
+    def _label(self, member: Member, seed: str) -> str:
+        from decaylab.study import literal
+
+        name = f"{member.init} {seed}λ={literal(member.lam)} η={literal(member.eta)} h={literal(self.hidden)}"
+        return f"{name} · {member.arm}" if member.arm else name
 
 
 def config_hash(config: dict) -> str:

@@ -1,9 +1,13 @@
-"""The study's report.md: verdicts with their numbers, the book's examples, definitions and figures."""
+"""The study's report.md (verdicts with their numbers, the book's examples, definitions and figures), its HTML
+rendering, and what the study's MLflow parent run shows: the verdicts, headline numbers and artifacts."""
 
+import base64
 import json
 import math
 import os
 import platform
+import re
+import statistics
 from datetime import datetime
 from pathlib import Path
 
@@ -162,3 +166,72 @@ def _book_rows(rows: list[dict]) -> list[dict]:
                     "decay-dominated early (W1, W2)": ", ".join(f"{k}: {'yes' if v else 'no'}"
                                                                 for k, v in early.items()) or "lam = 0"})
     return out
+
+
+CLAIM_TITLES = {"1_early_decay_dominance": "Early-decay dominance", "2_decay_rate": "Decay rate",
+                "3_tail_off": "Tail-off size", "4_init_comparison": "Init comparison"}
+
+
+def study_note(claims: dict, description: str) -> str:
+    """The parent run's description: the study, then each claim's verdict."""
+    lines = [f"**Study `{claims['study']}`** on {', '.join(claims['datasets'])}, {claims['runs']} runs. "
+             + " ".join(description.split()), ""]
+    for key, title in CLAIM_TITLES.items():
+        lines += [f"**{key[0]}. {title}.** {claims['claims'][key]['verdict']}", ""]
+    lines.append("Tables and figures: the artifact `report.html`; every number: `claims.json`.")
+    return "\n".join(lines)
+
+
+def claim_tags(claims: dict) -> dict[str, str]:
+    """One tag per claim holding its verdict (MLflow keeps up to 5,000 characters of a tag value here)."""
+    return {f"decaylab.claim{key[0]}": claims["claims"][key]["verdict"][:5000] for key in CLAIM_TITLES}
+
+
+def headline_numbers(claims: dict) -> dict[str, float]:
+    """A few numbers per claim for the runs table and charts, each computed from claims.json."""
+    c, out = claims["claims"], {}
+    for layer, by_lam in c["1_early_decay_dominance"].get("per_layer", {}).items():
+        cells = sum(v["cells"] for v in by_lam.values())
+        out[f"claim1_{layer}_share_of_cells_decay_dominated"] = sum(
+            v["size_reading_holds"] for v in by_lam.values()) / cells
+    rate = c["2_decay_rate"]
+    if rate.get("table"):
+        out["claim2_median_rate_error"] = statistics.median(r["median_rel_error"] for r in rate["table"])
+    if rate.get("dead_pixel_max_log_error") is not None:
+        out["claim2_dead_pixel_max_log_error"] = rate["dead_pixel_max_log_error"]
+    for layer in sorted({r["layer"] for r in c["3_tail_off"].get("slopes_vs_n_w", [])}):
+        out[f"claim3_{layer}_slope_vs_n_w"] = statistics.mean(
+            r["slope"] for r in c["3_tail_off"]["slopes_vs_n_w"] if r["layer"] == layer)
+    acc = c["4_init_comparison"].get("accuracy", [])
+    for when in ("epoch1", "final"):
+        if acc:
+            out[f"claim4_acc_{when}_scaled_minus_standard"] = statistics.mean(
+                a[f"acc_{when}_scaled"] - a[f"acc_{when}_standard"] for a in acc)
+    return out
+
+
+def render_html(markdown_text: str, report_dir: Path) -> str:
+    """report.md as one self-contained HTML page (figures inlined), which MLflow's artifact viewer previews."""
+    from markdown_it import MarkdownIt
+
+    text = re.sub(r"(?<=\w)\*(?=\w)", r"\\*", markdown_text)  # eta*lam is a product, not emphasis
+    body = MarkdownIt("commonmark").enable("table").render(text)
+
+    def inline(match: re.Match) -> str:
+        png = (report_dir / match.group(1)).read_bytes()
+        return f'src="data:image/png;base64,{base64.b64encode(png).decode()}"'
+
+    body = re.sub(r'src="(figures/[\w.-]+\.png)"', inline, body)
+    style = ("body{font-family:sans-serif;max-width:1100px;margin:auto;padding:1em}table{border-collapse:collapse;"
+             "font-size:85%}td,th{border:1px solid #ccc;padding:2px 6px}img{max-width:100%}")
+    return f"<!doctype html><html><head><meta charset=utf-8><style>{style}</style></head><body>{body}</body></html>\n"
+
+
+def publish(parent: dict, claims: dict, description: str, params: dict, report_md: Path, html_out: Path,
+            files: list[Path]) -> None:
+    """Render report.md to HTML and make the study's MLflow parent run its home page (see tracking.publish_study)."""
+    from decaylab.tracking import publish_study
+
+    write_text(html_out, render_html(report_md.read_text(), report_md.parent))
+    publish_study(parent, study_note(claims, description), params, claim_tags(claims), headline_numbers(claims),
+                  [report_md, html_out, *files])

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import yaml
 
+from decaylab.errors import ExpectedError
+
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 DATASET_SPLITS = {  # (train, validation, test) sizes of each source
     "mnist": (50_000, 10_000, 10_000),
@@ -26,13 +28,22 @@ SETTING_DEFAULTS = {"hidden": [[30]], "train_size": None, "validation_size": Non
                     "epochs": 30, "init": ["standard"], "lam": [0], "eta": [0.5], "book": {}}
 
 
-class ConfigError(ValueError):
+class ConfigError(ExpectedError, ValueError):
     """The configuration is invalid; the message names the key and the allowed values."""
 
 
 def fmt(x: float) -> str:
     """A number as written in paths: literal, no float noise (5.0 -> '5', 0.1 -> '0.1')."""
     return str(int(x)) if float(x).is_integer() else repr(float(x))
+
+
+def literal(value) -> str:
+    """A setting as a user types it (paths, MLflow params): 5 not 5.0, 0.1, a width list as 100-100."""
+    if isinstance(value, float):
+        return fmt(value)
+    if isinstance(value, (list, tuple)):
+        return "-".join(map(literal, value))
+    return str(value)
 
 
 @dataclass(frozen=True)
@@ -144,6 +155,17 @@ def cells(config: dict, study: str | None = None) -> list[Cell]:
     if dupes:
         raise ConfigError(f"config key studies/{study}: grid cells repeat: {sorted(dupes)}")
     return out
+
+
+def study_params(study_cells: list[Cell]) -> dict[str, str]:
+    """The study's setting as MLflow params: each axis with the values it takes, as written in the config."""
+    def values(key):
+        return ", ".join(map(literal, dict.fromkeys(getattr(c, key) for c in study_cells)))
+
+    first = study_cells[0]
+    return {"study": first.study, "dataset": values("dataset"), "arms": values("arm"), "init": values("init"),
+            "lam": values("lam"), "eta": values("eta"), "hidden": values("hidden"), "n": values("n"),
+            "m": values("m"), "epochs": values("epochs"), "seeds": ", ".join(map(str, first.seeds))}
 
 
 @dataclass(frozen=True)

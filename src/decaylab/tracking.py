@@ -13,12 +13,18 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
+from decaylab.errors import ExpectedError
+from decaylab.study import literal
+
 DEFAULT_URI = "sqlite:///mlflow.db"
+UI_ADDRESS = "http://127.0.0.1:5000"  # where `mlflow ui` serves by default
 RUN_DIR_TAG = "decaylab.out"
+RESULTS_TAG = "decaylab.results"
 SUPERSEDED_TAG = "decaylab.superseded"
+NOTE_TAG = "mlflow.note.content"  # the description the UI shows for a run or an experiment
 
 
-class TrackingError(RuntimeError):
+class TrackingError(ExpectedError):
     """The tracking store cannot be reached or used; the message says which and why."""
 
 
@@ -88,13 +94,28 @@ def _artifact_location(uri: str, name: str) -> str | None:
     return (Path(uri.removeprefix("sqlite:///")).resolve().parent / "mlartifacts" / name).as_uri()
 
 
-def supersede_previous(client, experiment_id: str, out: str) -> None:
-    """Before a run folder is trained again: earlier runs for it are tagged superseded, and any left
-    RUNNING by a process that died (SIGKILL) is marked KILLED. So each folder has one current run."""
-    for run in client.search_runs([experiment_id], filter_string=f"tags.`{RUN_DIR_TAG}` = '{out}'"):
-        client.set_tag(run.info.run_id, SUPERSEDED_TAG, "true")
+def quoted(value: str) -> str:
+    """A string literal for an MLflow filter, in the quote character the value does not contain."""
+    for quote in ("'", '"'):
+        if quote not in value:
+            return f"{quote}{value}{quote}"
+    raise TrackingError(f"{value!r} holds both quote characters and cannot be searched for in MLflow; rename it.")
+
+
+def supersede(client, experiment_id: str, tag: str, value: str) -> None:
+    """Earlier runs whose tag `tag` is `value` are retired: any left RUNNING by a process that died (SIGKILL) is
+    marked KILLED, each is tagged superseded and deleted (MLflow's soft delete: the UI lists it under
+    "Deleted", from where it can be restored). So each run folder, and each study, has one live run."""
+    for run in client.search_runs([experiment_id], filter_string=f"tags.`{tag}` = {quoted(value)}"):
         if run.info.status == "RUNNING":
             client.set_terminated(run.info.run_id, status="KILLED")
+        client.set_tag(run.info.run_id, SUPERSEDED_TAG, "true")
+        client.delete_run(run.info.run_id)
+
+
+def runs_address(experiment_id: str, ui: str = UI_ADDRESS) -> str:
+    """The UI's runs table of an experiment (the experiment's own page opens on GenAI traces instead)."""
+    return f"{ui}/#/experiments/{experiment_id}/runs?workflowType=machine_learning"
 
 
 class MemberRun:
@@ -105,7 +126,7 @@ class MemberRun:
 
         self.client, self.ended = client, False
         self.run_id = client.create_run(experiment_id, run_name=name, tags=tags).info.run_id
-        client.log_batch(self.run_id, params=[Param(k, str(v)) for k, v in params.items()])
+        client.log_batch(self.run_id, params=[Param(k, literal(v)) for k, v in params.items() if v is not None])
 
     def log_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
         from mlflow.entities import Metric
@@ -125,13 +146,35 @@ class MemberRun:
         self.ended = True
 
 
-def start_study_run(experiment: str, study: str) -> dict:
-    """The study's parent run (its grid points become child runs); returns what jobs need to attach."""
+def start_study_run(experiment: str, study: str, results: str) -> dict:
+    """The study's parent run (its grid points become child runs); returns what jobs need to attach.
+
+    A parent started earlier for the same results folder is retired (see `supersede`): one live study.
+    """
+    from decaylab.glossary import experiment_note
+
     client, experiment_id = client_and_experiment(experiment)
+    client.set_experiment_tag(experiment_id, NOTE_TAG, experiment_note())
+    results = str(Path(results).resolve())
+    supersede(client, experiment_id, RESULTS_TAG, results)
     run = client.create_run(experiment_id, run_name=f"study {study}",
-                            tags={"decaylab.study": study, "decaylab.role": "study"})
+                            tags={"decaylab.study": study, "decaylab.role": "study", RESULTS_TAG: results})
     return {"tracking_uri": tracking_uri(), "experiment": experiment, "experiment_id": experiment_id,
-            "parent_run_id": run.info.run_id}
+            "parent_run_id": run.info.run_id, "runs_address": runs_address(experiment_id)}
+
+
+def publish_study(parent: dict, note: str, params: dict, tags: dict, metrics: dict, files: list[Path]) -> None:
+    """Make the study's parent run its home page: description, params, tags, headline metrics, artifacts."""
+    from mlflow.entities import Metric, Param, RunTag
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=parent["tracking_uri"])
+    run_id, now = parent["parent_run_id"], int(time.time() * 1000)
+    client.log_batch(run_id, params=[Param(k, literal(v)) for k, v in params.items()],
+                     tags=[RunTag(NOTE_TAG, note), *(RunTag(k, v) for k, v in tags.items())],
+                     metrics=[Metric(k, v, now, 0) for k, v in metrics.items()])
+    for path in files:
+        client.log_artifact(run_id, str(path), artifact_path="figures" if path.parent.name == "figures" else None)
 
 
 def end_study_run(parent: dict, status: str) -> None:

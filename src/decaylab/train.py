@@ -25,6 +25,7 @@ import numpy as np
 import yaml
 
 from decaylab.atomic import atomic_path, write_text
+from decaylab.errors import ExpectedError
 from decaylab.job import Job, Member, config_hash
 
 DEFAULT_CACHE = Path(os.environ.get("DECAYLAB_CACHE", Path.home() / ".cache" / "decaylab"))
@@ -95,7 +96,7 @@ class MemberRecords:
         return {f"{layer}/{metric}": v for epoch, layer, metric, v in self.rows if epoch == last}
 
 
-class OutputError(RuntimeError):
+class OutputError(ExpectedError):
     """A run folder cannot be written (disk full, no permission)."""
 
 
@@ -131,14 +132,16 @@ def run_job(job: Job) -> list[dict]:
     old_handlers = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         with stop.deferred():
+            n = job.train_size or len(splits.train_x)
             for mb in job.members:
-                tracking.supersede_previous(client, experiment_id, mb.out)
+                tracking.supersede(client, experiment_id, tracking.RUN_DIR_TAG, mb.out)
                 config = job.member_config(mb)
-                tags = {tracking.RUN_DIR_TAG: mb.out, "decaylab.cell": mb.cell, "decaylab.study": job.study,
+                tags = {tracking.RUN_DIR_TAG: mb.out, "decaylab.cell": job.cell_label(mb), "decaylab.study": job.study,
                         "decaylab.config_hash": config_hash(config), "git_commit": commit or "unknown"}
                 if job.parent_run_id:
                     tags["mlflow.parentRunId"] = job.parent_run_id
-                run = tracking.MemberRun(client, experiment_id, mb.cell or mb.out, config, tags)
+                run = tracking.MemberRun(client, experiment_id, job.run_name(mb), {**config, "arm": mb.arm, "n": n},
+                                         tags)
                 records.append(MemberRecords(mb, run))
         module = fit_ensemble(job, splits, _recorder(records, job.epochs, stop))
         timing = {"wall_time_s": round(time.time() - started, 3), "started_at": started_at,
@@ -183,6 +186,7 @@ def _write_outputs(job: Job, module, rec: MemberRecords, commit: str | None, tim
         write_text(out / "run.json", json.dumps(summary, indent=2, allow_nan=True) + "\n")
     except OSError as exc:
         raise OutputError(f"cannot write {out / 'run.json'}: {exc}; nothing half-written was left.") from exc
+    rec.run.log_artifact(out / "run.json")
     rec.run.finish("FINISHED", tags={"decaylab.diverged": str(summary["diverged"]).lower()})
     return summary
 
@@ -237,7 +241,8 @@ def fit_ensemble(job: Job, splits, record):
 def job_for_cells(cells, data_file: str, parent: dict, accelerator: str, threads: int) -> Job:
     """The job that trains study cells of one shape together: every seed of every cell is a member."""
     first = cells[0]
-    members = tuple(Member(c.init, c.lam, c.eta, seed, c.run_dir(seed), cell=c.path) for c in cells for seed in c.seeds)
+    members = tuple(Member(c.init, c.lam, c.eta, seed, c.run_dir(seed), cell=c.path, arm=c.arm)
+                    for c in cells for seed in c.seeds)
     return Job(dataset=first.dataset, hidden=first.hidden, m=first.m, epochs=first.epochs, members=members,
                train_size=first.train_size, validation_size=first.validation_size, test_size=first.test_size,
                data_file=data_file, accelerator=accelerator, threads=threads, experiment=parent["experiment"],
@@ -278,13 +283,10 @@ def parse_args(argv=None) -> Job:
 
 
 def main(argv=None) -> int:
-    from decaylab.data import DataError
-    from decaylab.tracking import TrackingError
-
     try:
         job = parse_args(argv)
         run_job(job)
-    except (ValueError, DataError, TrackingError, OutputError) as exc:
+    except (ValueError, ExpectedError) as exc:
         print(f"decaylab.train: error: {exc}", file=sys.stderr)
         return 2
     except JobKilled as exc:

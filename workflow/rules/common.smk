@@ -1,11 +1,16 @@
 import json
 import re
+import sys
 
 from snakemake.utils import validate
 
-from decaylab.study import cells, train_jobs, validate as validate_study
+from decaylab.snake import failure_summary
+from decaylab.study import ConfigError, cells, study_params, train_jobs, validate as validate_study
 
-validate_study(config)  # names the bad key and the allowed values
+try:
+    validate_study(config)  # names the bad key and the allowed values
+except ConfigError as exc:
+    sys.exit(f"decaylab: {exc}")  # one line, before any job; no traceback
 validate(config, schema="../schemas/config.schema.yaml")
 
 STUDY = config["study"]
@@ -31,3 +36,18 @@ def end_study_run_if_started(status):
         from decaylab.tracking import end_study_run
 
         end_study_run(json.loads(open(path).read()), status)
+
+
+def print_failures(snakemake_logs):
+    """The failed jobs' one-line causes and fixes, as the last lines the user sees."""
+    for line in failure_summary(snakemake_logs):
+        print(line, file=sys.stderr)
+
+
+def print_runs_address():
+    """Where to browse the study in MLflow (onsuccess)."""
+    path = f"results/{STUDY}/mlflow.json"
+    if os.path.exists(path):
+        parent = json.loads(open(path).read())
+        print(f"decaylab: report reports/{STUDY}/report.md; runs: {parent['runs_address']} "
+              f"(start the UI: .venv/bin/mlflow ui --backend-store-uri {parent['tracking_uri']})", file=sys.stderr)

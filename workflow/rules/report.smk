@@ -28,17 +28,20 @@ rule report:
         claims="reports/{study}/claims.json",
         figures=rules.figures.output.png,
         runs=run_files("run.json"),
+        table="results/{study}/runs.csv",
         tracking="results/{study}/mlflow.json",
     output:
-        report(
+        report=report(
             "reports/{study}/report.md",
             caption="../report/report.rst",
             category="Report",
         ),
+        html="results/{study}/report.html",
     log:
         "logs/{study}/report.log",
     params:
         description=config["studies"][STUDY].get("description", ""),
+        study_params=study_params(list(CELLS.values())),
     conda:
         "../envs/decaylab.yaml"
     script:

@@ -6,6 +6,7 @@ rule tracking_setup:
     params:
         experiment=config.get("experiment", "decaylab"),
         study=STUDY,
+        results=f"results/{STUDY}",
     conda:
         "../envs/decaylab.yaml"
     script:

@@ -1,13 +1,15 @@
-"""Write reports/<study>/report.md and close the study's MLflow parent run."""
+"""Write reports/<study>/report.md, publish it on the study's MLflow parent run, and close that run."""
 import json
 from pathlib import Path
 
-from decaylab.report import write_report
+from decaylab.report import publish, write_report
 from decaylab.snake import log_to
 from decaylab.tracking import end_study_run
 
 sm = snakemake  # noqa: F821
 with log_to(sm.log[0]):
-    write_report(json.loads(open(sm.input.claims).read()), list(sm.input.runs), Path(sm.output[0]),
-                 sm.params.description)
-    end_study_run(json.loads(open(sm.input.tracking).read()), "FINISHED")
+    claims, parent = (json.loads(open(path).read()) for path in (sm.input.claims, sm.input.tracking))
+    write_report(claims, list(sm.input.runs), Path(sm.output.report), sm.params.description)
+    publish(parent, claims, sm.params.description, sm.params.study_params, Path(sm.output.report),
+            Path(sm.output.html), [Path(p) for p in (sm.input.claims, sm.input.table, *sm.input.figures)])
+    end_study_run(parent, "FINISHED")

@@ -5,6 +5,9 @@ from decaylab.atomic import write_text
 from decaylab.snake import log_to
 from decaylab.tracking import start_study_run
 
-with log_to(snakemake.log[0]):  # noqa: F821
-    parent = start_study_run(snakemake.params.experiment, snakemake.params.study)  # noqa: F821
-    write_text(snakemake.output[0], json.dumps(parent, indent=2) + "\n")  # noqa: F821
+sm = snakemake  # noqa: F821
+with log_to(sm.log[0]):
+    parent = start_study_run(sm.params.experiment, sm.params.study, sm.params.results)
+    write_text(sm.output[0], json.dumps(parent, indent=2) + "\n")
+    print(f"runs table: {parent['runs_address']}\n  (start the UI: .venv/bin/mlflow ui --backend-store-uri "
+          f"{parent['tracking_uri']})")

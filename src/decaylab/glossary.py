@@ -1,0 +1,49 @@
+"""What each logged metric means, for MLflow's experiment description. A test checks that every metric a run
+logs is described here."""
+
+NAMING = ("Metrics are logged as `<layer>/<metric>` once per epoch (the epoch is MLflow's step; epoch 0 is the "
+          "initial network). Layers: W1, W2, ... are the weight matrices (biases are never decayed nor counted), "
+          "`net` is the whole network.")
+SPLITS = ("train", "validation", "test")
+
+METRICS = {
+    "rms": "root mean square of the layer's weights (net: over all weights)",
+    "mean_abs": "mean of abs(w) over the layer",
+    "max_abs": "largest abs(w) of the layer",
+    **{f"row_norm_{q}": f"{q} of the per-neuron weight-row norms ‖w_j‖"
+       for q in ("min", "q25", "median", "q75", "max")},
+    "rms_active": "W1 RMS over the pixels that are non-zero in some training image",
+    "rms_dead": "W1 RMS over the always-zero pixels (no gradient reaches them: pure decay)",
+    "shrink": "‖W‖ at the epoch's end over ‖W‖ at its start",
+    "shrink_active": "rms_active at the epoch's end over its start",
+    "shrink_dead": "rms_dead at the epoch's end over its start: equals pred_shrink_exact",
+    "pred_shrink_exp": "predicted per-epoch shrink exp(-eta*lam/m) (claim 2), float64 from the config",
+    "pred_shrink_exact": "exact decay-only shrink (1 - eta*lam/n)^ceil(n/m), float64 from the config",
+    "dS": "change of ‖W‖² over the epoch; dS = decay + drift + noise exactly",
+    "decay": "the decay term's sum over the epoch's steps: (f² − 1)‖W‖², f = 1 - eta*lam/n",
+    "drift": "the gradient's first-order term: −2 f η ⟨W, g⟩, summed over the steps",
+    "noise": "the gradient's second-order term: η²‖g‖², summed over the steps",
+    "disp_decay": "length of the epoch's summed decay displacements ‖Σ (f − 1) W_t‖",
+    "disp_grad": "length of the epoch's summed gradient displacements ‖Σ η g_t‖",
+    "steplen_decay": "sum of the per-step decay displacement lengths ‖(1 − f) W_t‖",
+    "steplen_grad": "sum of the per-step gradient displacement lengths ‖η g_t‖",
+    "z_std": "std of the layer's pre-activations z on a fixed probe batch of training images",
+    "z_sat_frac": "fraction of those pre-activations with abs(z) > 4 (saturated sigmoid)",
+    "sigma_prime_mean": "mean sigma'(z) on the probe batch (1/4 at most; small: learning slows)",
+    **{f"cost_{s}": f"the book's cross-entropy cost on the {s} split (summed over outputs, mean over examples)"
+       for s in SPLITS},
+    **{f"cost_l2_{s}": f"cost_{s} + lam/(2 len(data)) Σ‖W‖², as the book plots it" for s in SPLITS},
+    **{f"acc_{s}": f"classification accuracy on the {s} split" for s in SPLITS},
+}
+
+
+def experiment_note() -> str:
+    """Markdown for MLflow's experiment description: how runs are organized and what each metric means."""
+    rows = "\n".join(f"| `{name}` | {meaning} |" for name, meaning in METRICS.items())
+    return (
+        "**decaylab**: how L2 weight decay interacts with weight initialization (Nielsen, ch. 3).\n\n"
+        "Each study is a parent run (description: the verdicts; artifacts: report, claims, figures); each grid "
+        "point (init, lam, eta, hidden, seed) is a child run named `init s=seed λ=… η=… h=… · arm`. Group the "
+        "charts by the tag `decaylab.cell` for mean and band over seeds.\n\n"
+        + NAMING + "\n\n| metric | meaning |\n|---|---|\n" + rows + "\n"
+    )

@@ -1,0 +1,50 @@
+"""A failed job says in one line what went wrong and how to fix it; its traceback stays in its log."""
+
+import subprocess
+import sys
+
+from decaylab.snake import failure_summary
+
+
+def _script(tmp_path, *body: str) -> subprocess.CompletedProcess:
+    """Run a job script whose block under log_to prints a line, then runs `body`."""
+    lines = ["from decaylab.snake import log_to", f"with log_to({str(tmp_path / 'job.log')!r}):",
+             "    print('working')", *(f"    {line}" for line in body)]
+    (tmp_path / "job.py").write_text("\n".join(lines) + "\n")
+    return subprocess.run([sys.executable, str(tmp_path / "job.py")], capture_output=True, text=True, timeout=60)
+
+
+def test_an_expected_error_prints_its_cause_and_fix_and_logs_the_traceback(tmp_path):
+    result = _script(tmp_path, "from decaylab.data import DataError",
+                     "raise DataError('cannot download X. Offline, use --config dataset=fashion-mnist')")
+    log = (tmp_path / "job.log").read_text()
+    assert result.returncode == 1 and "Traceback" not in result.stderr + result.stdout
+    assert result.stderr.splitlines() == ["decaylab: cannot download X. Offline, use --config dataset=fashion-mnist",
+                                          f"  (traceback: {tmp_path}/job.log)"]
+    assert "working" in log and "Traceback" in log and "raise DataError" in log
+    assert log.splitlines()[-1] == "decaylab: cannot download X. Offline, use --config dataset=fashion-mnist"
+
+
+def test_a_bug_is_named_as_one_with_its_traceback_in_the_log(tmp_path):
+    result = _script(tmp_path, "{}['missing']")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("decaylab: unexpected KeyError: 'missing' (a bug")
+    assert "Traceback" in (tmp_path / "job.log").read_text()
+
+
+def test_an_interrupt_passes_through(tmp_path):
+    result = _script(tmp_path, "raise KeyboardInterrupt")
+    assert result.returncode != 0 and "decaylab:" not in result.stderr
+    assert "KeyboardInterrupt" in (tmp_path / "job.log").read_text()
+
+
+def test_failure_summary_reads_each_failed_jobs_last_line(tmp_path):
+    for name, lines in {"a.log": ["noise", "decaylab: first cause; fix A"], "b.log": ["no summary here"]}.items():
+        (tmp_path / name).write_text("\n".join(lines) + "\n")
+    main = tmp_path / "snakemake.log"
+    main.write_text(f"Error in rule x:\n    log: {tmp_path}/a.log (check log file(s) for error details)\n"
+                    f"Error in rule y:\n    log: {tmp_path}/b.log (check log file(s) for error details)\n"
+                    f"Error in rule z:\n    log: {tmp_path}/a.log (check log file(s) for error details)\n")
+    assert failure_summary([str(main)]) == ["decaylab: first cause; fix A",
+                                            f"decaylab: a job failed; see {tmp_path}/b.log"]
+    assert failure_summary([str(tmp_path / "absent.log")]) == []
