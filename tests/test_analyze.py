@@ -149,3 +149,131 @@ def test_slope_interval_is_students_t_over_seeds():
     (single,) = slope_over_seeds(t[t.seed == 0], "n_w", ["layer"])
     assert single["ci95"] is None and single["slope"] == pytest.approx(-0.4)
     assert slope_over_seeds(t[t.n_w == 100.0], "n_w", ["layer"]) == []  # one width: no slope to fit
+
+
+# The numbers behind each verdict, on constructed runs with known answers (mutation testing found these unpinned).
+
+
+def test_spread_is_mean_and_sample_sd():
+    assert analyze._spread(pd.Series([1.0, 2.0, 6.0, None])) == {"mean": 3.0, "sd": math.sqrt(7.0), "seeds": 3}
+    assert analyze._spread(pd.Series([4.0])) == {"mean": 4.0, "sd": 0.0, "seeds": 1}
+    assert analyze._spread(pd.Series([], dtype=float)) == {"mean": None, "sd": None, "seeds": 0}
+
+
+def _with_untrained_and_unregularized_rows(w: pd.DataFrame) -> pd.DataFrame:
+    """Add what the claims must ignore: lam = 0 runs and epoch-0 rows with values that would change any answer."""
+    noise = w.assign(lam=0.0, drift=50.0, shrink=0.5, disp_grad=100.0)
+    w = w.copy()
+    w.loc[w.epoch == 0, ["decay", "drift", "noise", "shrink", "disp_decay", "disp_grad"]] = [-1.0, 50.0, 0.0, 0.5, 1.0,
+                                                                                          100.0]
+    return pd.concat([w, noise], ignore_index=True)
+
+
+def test_decay_rate_table_from_known_shrinks():
+    w = _with_untrained_and_unregularized_rows(fake_runs(epochs=5, n=1000, rate_factor=1.05))
+    (row,) = claim_decay_rate(w)["table"]
+    exact = math.ceil(1000 / 10) * math.log1p(-0.5 * 10 / 1000)
+    assert row["layer"] == "W1" and (row["eta"], row["lam"], row["n"], row["m"]) == (0.5, 10.0, 1000, 10)
+    assert row["epochs"] == 5 * 3 * 3  # epochs 1-5 of 3 seeds x 3 widths, all decay-dominated
+    assert row["median_rel_error"] == pytest.approx(0.05, abs=1e-12)
+    assert row["eta_lam_over_n"] == 0.005
+    assert row["exp_vs_exact_rel_gap"] == pytest.approx(abs(exact / -0.5 - 1), rel=1e-12)
+
+
+def test_exactly_small_eta_lam_over_n_still_counts():
+    claim = claim_decay_rate(fake_runs(epochs=5, n=500))  # eta*lam/n = 0.01, the threshold itself
+    assert claim["table"][0]["eta_lam_over_n"] == analyze.SMALL_ETA_LAM_OVER_N and "in 1/1 " in claim["verdict"]
+
+
+def test_dead_pixel_control_is_the_largest_log_error_against_the_exact_factor():
+    w = fake_runs(epochs=5, n=1000)
+    exact = math.ceil(1000 / 10) * math.log1p(-0.5 * 10 / 1000)
+    w["rms_dead"] = 1.0
+    w["shrink_dead"] = np.exp(exact + 1e-3 * w.seed)  # seed 2 is off by 2e-3
+    w.loc[w.epoch == 0, "shrink_dead"] = np.nan
+    w2 = w.assign(layer="W2", shrink_dead=5.0)  # only W1 has dead pixels
+    tiny = w.assign(rms_dead=1e-16, shrink_dead=5.0)  # underflowed weights are left out
+    control = claim_decay_rate(pd.concat([w, w2, tiny], ignore_index=True))["dead_pixel_max_log_error"]
+    assert control == pytest.approx(2e-3, rel=1e-9)
+    assert claim_decay_rate(fake_runs(epochs=5))["dead_pixel_max_log_error"] is None
+
+
+@pytest.mark.parametrize("decay,drift,holds", [(-0.9, 0.1, True), (-0.89, 0.11, False)])
+def test_a_share_of_exactly_the_threshold_holds(decay, drift, holds):
+    w = fake_runs(epochs=5)
+    w.loc[w.epoch >= 1, ["decay", "drift", "noise"]] = [decay, drift, 0.0]
+    assert all(r["size_reading_holds"] is holds for r in claim_dominance(w)["table"])
+
+
+def test_dominance_counts_cells_per_layer_and_lam_and_ignores_lam_0_and_epoch_0():
+    good = fake_runs(epochs=5)
+    weak = fake_runs(epochs=5, lam=1.0).assign(drift=5.0, disp_grad=3.0)  # gradient-dominated at lam = 1
+    w2 = fake_runs(epochs=5).assign(layer="W2", disp_grad=2.0)  # ratio exactly 1: not strong
+    claim = claim_dominance(_with_untrained_and_unregularized_rows(pd.concat([good, weak, w2], ignore_index=True)))
+    assert claim["per_layer"] == {
+        "W1": {"lam=1": {"cells": 3, "size_reading_holds": 0, "strong_reading_holds": 0},
+               "lam=10": {"cells": 3, "size_reading_holds": 3, "strong_reading_holds": 3}},
+        "W2": {"lam=10": {"cells": 3, "size_reading_holds": 3, "strong_reading_holds": 0}}}
+    row = next(r for r in claim["table"] if r["layer"] == "W1" and r["lam"] == 10.0 and r["hidden"] == "10")
+    assert row["decay_share"] == {"mean": pytest.approx(1 / 1.06), "sd": 0.0, "seeds": 3}
+    assert row["disp_ratio"] == {"mean": 2.0, "sd": 0.0, "seeds": 3}
+
+
+def test_tail_off_columns_for_a_known_run():
+    w = fake_runs(widths=(30,), seeds=(0,), epochs=10)
+    w2 = w.assign(layer="W2", rms=w.rms / 2)
+    t = tail_off(_with_untrained_and_unregularized_rows(pd.concat([w, w2], ignore_index=True)))
+    assert len(t) == 2 and set(t.lam) == {10.0}
+    n_w, plateau = 784 * 30 + 30 * 10, 3.0 / math.sqrt(784 * 30 + 30 * 10)
+    r1, r2 = (t[t.layer == layer].iloc[0] for layer in ("W1", "W2"))
+    assert (r1.n_in, r2.n_in) == (784, 30)
+    # rms follows exp(-0.5 e) to the plateau 0.0194, reached 88% into epoch 8 (rate 0.44 there, above half of
+    # 0.5): the first slow epoch is 9
+    assert r1.tail_epoch == 9 and r1.rms_at_tail == pytest.approx(plateau)
+    assert r1.plateau_rms == pytest.approx(plateau) and r2.plateau_rms == pytest.approx(plateau / 2)
+    assert r1.ratio_inv_nw == pytest.approx(plateau * n_w) and r1.ratio_inv_sqrt_nin == pytest.approx(plateau * 28)
+    assert r1.ratio_inv_sqrt_nw == pytest.approx(3.0)
+
+
+def test_a_plateau_is_the_median_of_the_last_three_epochs_at_least():
+    w = fake_runs(widths=(30,), seeds=(0,), epochs=10)  # 20% of 10 epochs is 2: three epochs count
+    w.loc[w.epoch == 8, "rms"] = 0.5
+    w.loc[w.epoch == 9, "rms"] = 0.02
+    assert tail_off(w).iloc[0].plateau_rms == pytest.approx(0.02)
+
+
+def test_tail_off_hypotheses_per_layer():
+    """W1 plateaus that do not depend on width fit 1/sqrt(n_in) (slope 0 for W1); W2 at n_w^-1/2 fits both
+    1/sqrt(n_w) and 1/sqrt(n_in) (slope -1/2 after the first layer)."""
+    flat = fake_runs(widths=(10, 30, 100, 300), power=0.0, epochs=60).assign(
+        rms=lambda d: np.maximum(np.exp(-0.5 * d.epoch), 0.03 * (1 + 0.01 * d.seed)))
+    half = fake_runs(widths=(10, 30, 100, 300), epochs=60).assign(layer="W2")
+    claim = claim_tail_off(pd.concat([flat, half], ignore_index=True))
+    rows = {r["layer"]: r for r in claim["slopes_vs_n_w"]}
+    assert rows["W1"]["nearest"] == "1/sqrt(n_in)" and rows["W1"]["slope"] == pytest.approx(0, abs=1e-9)
+    assert rows["W1"]["consistent_with"] == ["1/sqrt(n_in)"]
+    assert rows["W2"]["consistent_with"] == ["1/sqrt(n_w)", "1/sqrt(n_in)"]
+    assert {r["lam_over_n"] for r in claim["table"]} == {10.0 / 1000}
+
+
+def test_init_comparison_numbers():
+    std = fake_runs(widths=(30,), epochs=10)
+    scaled = std.assign(init="scaled", rms=std.rms / 4)
+    lam0 = pd.concat([std, scaled]).assign(lam=0.0)
+    net = [dict(arm="a", init=init, lam=lam, eta=0.5, hidden="30", seed=s, epoch=e, layer="net",
+                acc_validation=acc + 0.01 * e)
+           for init, acc in (("standard", 0.5), ("scaled", 0.6)) for lam in (0.0, 10.0) for s in (0, 1, 2)
+           for e in (1, 10)]
+    w = pd.concat([std, scaled, lam0, pd.DataFrame(net)], ignore_index=True)
+    claim = claim_init(w, w[["arm", "init", "lam", "eta", "hidden", "seed"]].drop_duplicates())
+    row = next(r for r in claim["weights"] if r["lam"] == 10.0)
+    plateau = 3.0 / math.sqrt(784 * 30 + 300) * 1.01  # the mean over seeds of 1, 1.01, 1.02 times it
+    assert (row["layer"], row["n_in"], row["target_rms"]) == ("W1", 784, pytest.approx(1 / 28))
+    assert row["standard_rms_start"] == pytest.approx(1.0) and row["standard_rms_end"] == pytest.approx(plateau)
+    assert row["scaled_rms_end"] == pytest.approx(plateau / 4)
+    assert row["epoch_standard_reaches_scaled_scale"] == 7  # exp(-0.5 e) <= 1/28 from e = 7
+    acc = {a["lam"]: a for a in claim["accuracy"]}
+    assert acc[10.0] == {"arm": "a", "lam": 10.0, "eta": 0.5, "hidden": "30", "acc_epoch1_standard": 0.51,
+                         "acc_epoch1_scaled": pytest.approx(0.61), "acc_final_standard": pytest.approx(0.6),
+                         "acc_final_scaled": pytest.approx(0.7)}
+    assert "in 1/1 (cell, layer) pairs (at epochs 7)" in claim["verdict"]  # lam = 0 cells are not decayed
