@@ -84,7 +84,7 @@ def test_corrupt_packaged_csv_names_the_file(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("key,value,message", [
-    ("study", "smoke; touch /tmp/pwned", r"study: 'smoke; touch /tmp/pwned' is not one of"),
+    ("study", "smoke; touch /tmp/pwned", r"study: 'smoke; touch /tmp/pwned' does not match"),
     ("dataset", "$(touch /tmp/pwned)", r"dataset: '\$\(touch /tmp/pwned\)' is not one of"),
     ("lam", ["1; rm -rf ~"], r"lam/0: '1; rm -rf ~' is not of type 'number'"),
     ("init", ["standard`id`"], r"init: 'standard`id`' is not one of")])

@@ -1,6 +1,7 @@
 """Config validation (every bad value named before any job runs) and grid expansion."""
 
 import copy
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -42,6 +43,15 @@ BAD = {
     "unknown key": (lambda c: arm(c).update(lamda=[1]), r"arms/main: Additional properties .*'lamda'"),
     "decay factor <= 0": (lambda c: arm(c).update(lam=[1200]), r"arms/main/lam: eta \* lam must stay below n=600"),
     "train_size too big": (lambda c: arm(c).update(train_size=10**6), r"train_size: 1000000 exceeds the 600"),
+    # names become folders, MLflow names and search filters: nothing that leaves results/ or breaks a filter
+    "study outside": (lambda c: c.update(study="../../evil"), r"key study: '../../evil' does not match .*no '/'"),
+    "study key outside": (lambda c: c["studies"].update({"../x": c["studies"]["smoke"]}),
+                          r"key studies: '../x' does not match"),
+    "arm outside": (lambda c: c["studies"]["smoke"]["arms"].update({"../../../../../tmp/X": arm(c)}),
+                    r"key studies/smoke/arms: '../../../../../tmp/X' does not match"),
+    "experiment outside": (lambda c: c.update(experiment="../../EVILEXP"), r"key experiment: '../../EVILEXP' does"),
+    "hidden name": (lambda c: c.update(experiment=".hidden"), r"key experiment: '.hidden' does not match"),
+    "quote in a name": (lambda c: c["studies"].update({"it's": c["studies"]["smoke"]}), r"key studies: \"it's\" does"),
 }
 
 
@@ -109,3 +119,26 @@ def test_cells_pack_into_jobs_without_splitting_seeds():
         assert len({(c.hidden, c.epochs) for c in job.cells}) == 1
     files = packed[0].run_files("run.json")
     assert len(files) == len(set(files)) == 15 and files[0].endswith("seed~0/run.json")
+
+
+EVIL_STUDY = {"seeds": [0], "defaults": {"dataset": "synthetic", "epochs": 1}, "arms": {"main": {"lam": [1]}}}
+
+
+@pytest.mark.parametrize("overlay", [
+    {"study": "../../evil", "studies": {"../../evil": EVIL_STUDY}},
+    {"study": "smoke", "studies": {"smoke": {**EVIL_STUDY, "arms": {"../../../../tmp/X": {"lam": [1]}}}}},
+    {"study": "smoke", "experiment": "../../EVILEXP"}])
+def test_escaping_names_stop_snakemake_before_anything_is_written(tmp_path, overlay):
+    """A config overlay with a name that would leave the project is refused; nothing is created anywhere."""
+    work = tmp_path / "a" / "b" / "work"
+    work.mkdir(parents=True)
+    for name in ("Snakefile", "workflow", "config", "profiles"):
+        src = ROOT / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, work / name)
+    (tmp_path / "overlay.yaml").write_text(yaml.safe_dump(overlay))
+    before = sorted(p for p in tmp_path.rglob("*") if ".snakemake" not in p.parts)
+    result = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1", "--configfile",
+                             str(tmp_path / "overlay.yaml")], cwd=work, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0 and "does not match" in result.stderr + result.stdout, result.stderr[-2000:]
+    assert sorted(p for p in tmp_path.rglob("*") if ".snakemake" not in p.parts) == before
+    assert not Path("/tmp/X").exists()

@@ -85,7 +85,8 @@ def validate(config: dict) -> None:
         jsonschema.validate(config, schema)
     except jsonschema.ValidationError as exc:
         where = "/".join(map(str, exc.absolute_path)) or "(top level)"
-        raise ConfigError(f"config key {where}: {exc.message}") from None
+        hint = f" ({exc.schema['description']})" if exc.validator == "pattern" and "description" in exc.schema else ""
+        raise ConfigError(f"config key {where}: {exc.message}{hint}") from None
     if config["study"] not in config["studies"]:
         raise ConfigError(f"config key study: {config['study']!r} is not one of {sorted(config['studies'])}")
     for name, study in config["studies"].items():
