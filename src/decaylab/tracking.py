@@ -126,7 +126,7 @@ class MemberRun:
 
         self.client, self.ended = client, False
         self.run_id = client.create_run(experiment_id, run_name=name, tags=tags).info.run_id
-        client.log_batch(self.run_id, params=[Param(k, literal(v)) for k, v in params.items() if v is not None])
+        client.log_batch(self.run_id, params=[Param(k, literal(v)) for k, v in params.items() if v not in (None, "")])
 
     def log_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
         from mlflow.entities import Metric

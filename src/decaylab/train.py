@@ -134,9 +134,10 @@ def run_job(job: Job) -> list[dict]:
         with stop.deferred():
             n = job.train_size or len(splits.train_x)
             for mb in job.members:
-                tracking.supersede(client, experiment_id, tracking.RUN_DIR_TAG, mb.out)
+                out = str(Path(mb.out).resolve())  # two checkouts logging to one server never retire each other's runs
+                tracking.supersede(client, experiment_id, tracking.RUN_DIR_TAG, out)
                 config = job.member_config(mb)
-                tags = {tracking.RUN_DIR_TAG: mb.out, "decaylab.cell": job.cell_label(mb), "decaylab.study": job.study,
+                tags = {tracking.RUN_DIR_TAG: out, "decaylab.cell": job.cell_label(mb), "decaylab.study": job.study,
                         "decaylab.config_hash": config_hash(config), "git_commit": commit or "unknown"}
                 if job.parent_run_id:
                     tags["mlflow.parentRunId"] = job.parent_run_id
