@@ -167,7 +167,8 @@ def test_a_rerun_study_leaves_one_live_parent(tmp_path, tracking):
     old = client.get_run(first["parent_run_id"])
     assert old.info.lifecycle_stage == "deleted" and old.info.status == "KILLED"
     assert second["runs_address"] == (f"http://127.0.0.1:5000/#/experiments/{second['experiment_id']}/runs"
-                                      "?workflowType=machine_learning")
+                                      "?workflowType=machine_learning&searchFilter="
+                                      "tags.%60decaylab.study%60%20%3D%20%27smoke%27")
 
 
 def test_the_experiment_describes_every_metric_a_run_logs(tmp_path, tracking):

@@ -11,7 +11,7 @@ import socket
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 from decaylab.errors import ExpectedError
 from decaylab.study import literal
@@ -96,9 +96,9 @@ def _artifact_location(uri: str, name: str) -> str | None:
 
 def quoted(value: str) -> str:
     """A string literal for an MLflow filter, in the quote character the value does not contain."""
-    for quote in ("'", '"'):
-        if quote not in value:
-            return f"{quote}{value}{quote}"
+    for mark in ("'", '"'):
+        if mark not in value:
+            return f"{mark}{value}{mark}"
     raise TrackingError(f"{value!r} holds both quote characters and cannot be searched for in MLflow; rename it.")
 
 
@@ -113,9 +113,11 @@ def supersede(client, experiment_id: str, tag: str, value: str) -> None:
         client.delete_run(run.info.run_id)
 
 
-def runs_address(experiment_id: str, ui: str = UI_ADDRESS) -> str:
-    """The UI's runs table of an experiment (the experiment's own page opens on GenAI traces instead)."""
-    return f"{ui}/#/experiments/{experiment_id}/runs?workflowType=machine_learning"
+def runs_address(experiment_id: str, study: str, ui: str = UI_ADDRESS) -> str:
+    """The UI's runs table of an experiment filtered to one study (the experiment's own page opens on GenAI
+    traces instead, and its table pages through the runs of every study)."""
+    search = quote(f"tags.`decaylab.study` = {quoted(study)}", safe="")
+    return f"{ui}/#/experiments/{experiment_id}/runs?workflowType=machine_learning&searchFilter={search}"
 
 
 class MemberRun:
@@ -160,7 +162,7 @@ def start_study_run(experiment: str, study: str, results: str) -> dict:
     run = client.create_run(experiment_id, run_name=f"study {study}",
                             tags={"decaylab.study": study, "decaylab.role": "study", RESULTS_TAG: results})
     return {"tracking_uri": tracking_uri(), "experiment": experiment, "experiment_id": experiment_id,
-            "parent_run_id": run.info.run_id, "runs_address": runs_address(experiment_id)}
+            "parent_run_id": run.info.run_id, "runs_address": runs_address(experiment_id, study)}
 
 
 def publish_study(parent: dict, note: str, params: dict, tags: dict, metrics: dict, files: list[Path]) -> None:
