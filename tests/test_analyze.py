@@ -277,3 +277,15 @@ def test_init_comparison_numbers():
                          "acc_epoch1_scaled": pytest.approx(0.61), "acc_final_standard": pytest.approx(0.6),
                          "acc_final_scaled": pytest.approx(0.7)}
     assert "in 1/1 (cell, layer) pairs (at epochs 7)" in claim["verdict"]  # lam = 0 cells are not decayed
+
+
+def test_runs_without_decay_are_not_testable_for_claims_1_to_3():
+    w = fake_runs(epochs=5).assign(lam=0.0)
+    for claim in (claim_dominance(w), claim_decay_rate(w), claim_tail_off(w)):
+        assert claim == {"verdict": "not testable: no run with lam > 0", "table": []}
+    no_dominated = fake_runs(epochs=5).assign(drift=50.0)
+    assert claim_decay_rate(no_dominated) == {"verdict": "not testable: no decay-dominated epoch",
+                                              "dead_pixel_max_log_error": None, "table": []}
+    one_init = fake_runs(epochs=5)
+    assert claim_init(one_init, one_init[["arm", "init", "lam", "eta", "hidden", "seed"]].drop_duplicates()) == {
+        "verdict": "not testable: no cell run with both inits", "table": []}

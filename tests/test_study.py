@@ -124,6 +124,7 @@ def test_cells_pack_into_jobs_without_splitting_seeds():
 EVIL_STUDY = {"seeds": [0], "defaults": {"dataset": "synthetic", "epochs": 1}, "arms": {"main": {"lam": [1]}}}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("overlay", [
     {"study": "../../evil", "studies": {"../../evil": EVIL_STUDY}},
     {"study": "smoke", "studies": {"smoke": {**EVIL_STUDY, "arms": {"../../../../tmp/X": {"lam": [1]}}}}},
