@@ -6,7 +6,7 @@ rule tracking_setup:
     params:
         experiment=config.get("experiment", "decaylab"),
         study=STUDY,
-        results=f"results/{STUDY}",
+        results=lambda wildcards, output: os.path.dirname(output[0]),
     conda:
         "../envs/decaylab.yaml"
     script:
