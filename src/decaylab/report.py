@@ -17,6 +17,8 @@ from decaylab import analyze
 from decaylab.atomic import write_text
 from decaylab.figures import FIGURES
 
+CLAIM_TITLES = {"1_early_decay_dominance": "Early-decay dominance", "2_decay_rate": "Decay rate",
+                "3_tail_off": "Tail-off size", "4_init_comparison": "Standard init + L2 against the scaled init"}
 CAPTIONS = {
     "dominance": "Claim 1. Decay share of the change in |W|^2 (top) and decay/gradient displacement ratio "
                  "(bottom) per epoch, by layer; mean and sd over seeds, log scale. Dotted: thresholds.",
@@ -86,13 +88,13 @@ def write_report(claims: dict, run_jsons: list[str], out: Path, description: str
     ]
     dominance, rate, tail, init = (c[k] for k in ("1_early_decay_dominance", "2_decay_rate", "3_tail_off",
                                                   "4_init_comparison"))
-    parts += _claim("1. Early-decay dominance", dominance, [
+    parts += _claim("1_early_decay_dominance", dominance, [
         ("", dominance.get("table", []), ["layer", "arm", "init", "lam", "eta", "hidden", "decay_share",
                                           "disp_ratio", "size_reading_holds", "strong_reading_holds"])])
-    parts += _claim("2. Decay rate", rate, [
+    parts += _claim("2_decay_rate", rate, [
         ("", rate.get("table", []), ["layer", "eta", "lam", "n", "eta_lam_over_n", "epochs", "median_rel_error",
                                      "exp_vs_exact_rel_gap"])])
-    parts += _claim("3. Tail-off size", tail, [
+    parts += _claim("3_tail_off", tail, [
         ("Log-log slope of the plateau RMS against n_w (networks with one hidden layer), fitted per seed; mean "
          "and 95% interval over seeds; `consistent_with`: the scalings whose slope lies in the interval "
          "(1/sqrt(n_in) predicts 0 for W1, -1/2 after):", tail.get("slopes_vs_n_w", []),
@@ -102,7 +104,7 @@ def write_report(claims: dict, run_jsons: list[str], out: Path, description: str
         ("Per cell (means over seeds):", _tail_rows(tail),
          ["layer", "arm", "init", "lam", "hidden", "n_w", "n_in", "tail_epoch", "rms_at_tail", "plateau_rms",
           "ratio_inv_sqrt_nw", "ratio_inv_nw", "ratio_inv_sqrt_nin"])])
-    parts += _claim("4. Standard init + L2 against the scaled init", init, [
+    parts += _claim("4_init_comparison", init, [
         ("Weight RMS (means over seeds); the last column is the first epoch at which the standard init's RMS is "
          "at or below 1/sqrt(n_in):", init.get("weights", []),
          ["layer", "arm", "lam", "eta", "hidden", "n_in", "target_rms", "standard_rms_start", "standard_rms_end",
@@ -125,9 +127,9 @@ def write_report(claims: dict, run_jsons: list[str], out: Path, description: str
     write_text(out, "\n".join(parts))
 
 
-def _claim(title: str, claim: dict, tables: list[tuple[str, list[dict], list[str]]]) -> list[str]:
+def _claim(key: str, claim: dict, tables: list[tuple[str, list[dict], list[str]]]) -> list[str]:
     """A claim's section: heading, verdict, then each (intro, rows, columns) table that has rows."""
-    lines = [f"### {title}", "", claim["verdict"], ""]
+    lines = [f"### {key[0]}. {CLAIM_TITLES[key]}", "", claim["verdict"], ""]
     for intro, rows, columns in filter(lambda table: table[1], tables):
         if intro:
             lines += [intro, ""]
@@ -166,10 +168,6 @@ def _book_rows(rows: list[dict]) -> list[dict]:
                     "decay-dominated early (W1, W2)": ", ".join(f"{k}: {'yes' if v else 'no'}"
                                                                 for k, v in early.items()) or "lam = 0"})
     return out
-
-
-CLAIM_TITLES = {"1_early_decay_dominance": "Early-decay dominance", "2_decay_rate": "Decay rate",
-                "3_tail_off": "Tail-off size", "4_init_comparison": "Init comparison"}
 
 
 def study_note(claims: dict, description: str) -> str:

@@ -179,6 +179,12 @@ def publish_study(parent: dict, note: str, params: dict, tags: dict, metrics: di
         client.log_artifact(run_id, str(path), artifact_path="figures" if path.parent.name == "figures" else None)
 
 
+def browse_hint(parent: dict) -> str:
+    """Where a study's runs are in the UI, and how to start it."""
+    return (f"runs: {parent['runs_address']} "
+            f"(start the UI: .venv/bin/mlflow ui --backend-store-uri {parent['tracking_uri']})")
+
+
 def end_study_run(parent: dict, status: str) -> None:
     from mlflow.tracking import MlflowClient
 

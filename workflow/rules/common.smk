@@ -4,13 +4,13 @@ import sys
 
 from snakemake.utils import validate
 
-from decaylab.snake import failure_summary
+from decaylab.snake import failure_summary, summary_line
 from decaylab.study import ConfigError, cells, study_params, train_jobs, validate as validate_study
 
 try:
     validate_study(config)  # names the bad key and the allowed values
 except ConfigError as exc:
-    sys.exit(f"decaylab: {exc}")  # one line, before any job; no traceback
+    sys.exit(summary_line(exc))  # one line, before any job; no traceback
 validate(config, schema="../schemas/config.schema.yaml")
 
 STUDY = config["study"]
@@ -29,13 +29,18 @@ def run_files(name):
     return [f"{cell.run_dir(seed)}/{name}" for cell in CELLS.values() for seed in cell.seeds]
 
 
+def study_run():
+    """The study's MLflow parent run (results/<study>/mlflow.json), or None before tracking_setup wrote it."""
+    path = f"results/{STUDY}/mlflow.json"
+    return json.loads(open(path).read()) if os.path.exists(path) else None
+
+
 def end_study_run_if_started(status):
     """Close the study's MLflow parent run (onerror); the report rule closes it on success."""
-    path = f"results/{STUDY}/mlflow.json"
-    if os.path.exists(path):
+    if parent := study_run():
         from decaylab.tracking import end_study_run
 
-        end_study_run(json.loads(open(path).read()), status)
+        end_study_run(parent, status)
 
 
 def print_failures(snakemake_logs):
@@ -45,9 +50,8 @@ def print_failures(snakemake_logs):
 
 
 def print_runs_address():
-    """Where to browse the study in MLflow (onsuccess)."""
-    path = f"results/{STUDY}/mlflow.json"
-    if os.path.exists(path):
-        parent = json.loads(open(path).read())
-        print(f"decaylab: report reports/{STUDY}/report.md; runs: {parent['runs_address']} "
-              f"(start the UI: .venv/bin/mlflow ui --backend-store-uri {parent['tracking_uri']})", file=sys.stderr)
+    """Where the report is and where to browse the study in MLflow (onsuccess)."""
+    if parent := study_run():
+        from decaylab.tracking import browse_hint
+
+        print(f"decaylab: report reports/{STUDY}/report.md; {browse_hint(parent)}", file=sys.stderr)

@@ -3,11 +3,10 @@ import json
 
 from decaylab.atomic import write_text
 from decaylab.snake import log_to
-from decaylab.tracking import start_study_run
+from decaylab.tracking import browse_hint, start_study_run
 
 sm = snakemake  # noqa: F821
 with log_to(sm.log[0]):
     parent = start_study_run(sm.params.experiment, sm.params.study, sm.params.results)
     write_text(sm.output[0], json.dumps(parent, indent=2) + "\n")
-    print(f"runs table: {parent['runs_address']}\n  (start the UI: .venv/bin/mlflow ui --backend-store-uri "
-          f"{parent['tracking_uri']})")
+    print(browse_hint(parent))
