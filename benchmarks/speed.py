@@ -20,7 +20,7 @@ import torch
 
 from decaylab.data import Splits
 from decaylab.instrument import cost_and_accuracy
-from decaylab.job import Job, Member
+from decaylab.spec import Job, Run
 from decaylab.train import fit_ensemble
 
 SIZES = [784, 30, 10]
@@ -87,9 +87,9 @@ def evaluation_seconds(data: Splits, k: int) -> float:
 def job_epoch_seconds(data: Splits, k: int, epochs: int, instrument: bool, accelerator: str = "cpu") -> float:
     """Per-epoch time of the decaylab job with K members: (T(1 + epochs) - T(1)) / epochs, wall clock."""
     def run(e):
-        members = tuple(Member("standard", 5.0, 0.5, s, f"k{s}") for s in range(k))
-        job = Job(dataset="bench", hidden=(30,), m=M, epochs=e, members=members, accelerator=accelerator,
-                  instrument=instrument)
+        runs = tuple(Run(dataset="bench", hidden=(30,), m=M, epochs=e, train_size=None, validation_size=None,
+                         test_size=None, init="standard", lam=5.0, eta=0.5, seed=s, out=f"k{s}") for s in range(k))
+        job = Job(runs, accelerator=accelerator, instrument=instrument)
         t0 = time.perf_counter()
         fit_ensemble(job, data, lambda *a: None)
         return time.perf_counter() - t0

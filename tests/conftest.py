@@ -1,7 +1,9 @@
+from dataclasses import replace
+
 import pytest
 
 from decaylab.data import load_synthetic
-from decaylab.job import Job, Member
+from decaylab.spec import SHARED, Job, Run
 
 
 @pytest.fixture
@@ -17,13 +19,18 @@ def synthetic():
     return load_synthetic(None)
 
 
-def make_job(tmp_path, members=None, **overrides) -> Job:
-    """A small synthetic job (n=600, 64-16-10) with sensible test defaults."""
-    members = members or [Member("standard", 1.0, 0.5, 0, str(tmp_path / "run"))]
-    settings = dict(dataset="synthetic", hidden=(16,), m=10, epochs=2, members=tuple(members),
-                    accelerator="cpu", dtype="float64", block_steps=7)
-    settings.update(overrides)
-    return Job(**settings)
+def make_run(init="standard", lam=1.0, eta=0.5, seed=0, out="run", **settings) -> Run:
+    """A run of the small synthetic setting (n=600, 64-16-10, m=10, 2 epochs); settings override it."""
+    shared = dict(dataset="synthetic", hidden=(16,), m=10, epochs=2, train_size=None, validation_size=None,
+                  test_size=None)
+    return Run(**{**shared, **settings}, init=init, lam=lam, eta=eta, seed=seed, out=str(out))
+
+
+def make_job(tmp_path, runs=None, **overrides) -> Job:
+    """A job of small synthetic runs with test defaults (float64, CPU); shared settings and job keys override."""
+    shared = {key: overrides.pop(key) for key in list(overrides) if key in SHARED}
+    runs = [replace(run, **shared) for run in (runs or [make_run(out=tmp_path / "run")])]
+    return Job(tuple(runs), **{"accelerator": "cpu", "dtype": "float64", "block_steps": 7, **overrides})
 
 
 class Collect:

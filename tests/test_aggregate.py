@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from decaylab.aggregate import aggregate
+from decaylab.spec import Run
 
 CELLS = [("standard", 5.0, 0.5), ("scaled", 5.0, 0.5), ("standard", 0.0, 2.0)]
 SEEDS = (0, 1)
@@ -30,12 +31,11 @@ def fabricate(root: Path) -> list[str]:
         rows = [(e, layer, metric, value(c, seed, e, layer, metric))
                 for e in EPOCHS for layer, metrics in LAYERS.items() for metric in metrics]
         pd.DataFrame(rows, columns=["epoch", "layer", "metric", "value"]).to_parquet(out / "metrics.parquet")
-        config = {"init": init, "lam": lam, "eta": eta, "hidden": [30], "seed": seed, "dataset": "synthetic",
-                  "m": 10, "epochs": 2}
+        run = Run(dataset="synthetic", hidden=(30,), m=10, epochs=2, train_size=None, validation_size=None,
+                  test_size=None, init=init, lam=lam, eta=eta, seed=seed, out=str(out), study="s", arm="main")
         final = {f"{layer}/{metric}": value(c, seed, 2, layer, metric)
                  for layer, metrics in LAYERS.items() for metric in metrics}
-        summary = {"config": config, "cell": f"main/init~{init}/lam~{lam:g}/eta~{eta:g}/hidden~30", "n": 600,
-                   "sizes": [64, 30, 10], "final": final, "diverged": False, "wall_time_s": 1.5,
+        summary = {"run": run.record(), "sizes": [64, 30, 10], "final": final, "diverged": False, "wall_time_s": 1.5,
                    "mlflow_run_id": f"run{c}{seed}"}
         (out / "run.json").write_text(json.dumps(summary))
         run_jsons.append(str(out / "run.json"))
@@ -56,17 +56,21 @@ def test_every_run_seed_layer_and_epoch_is_aggregated_once(tmp_path):
                             & (table.epoch == epoch) & (table.layer == layer) & (table.metric == metric)]
                 assert row.value.tolist() == [value(c, seed, epoch, layer, metric)]
     assert pd.read_parquet(tmp_path / "summary.parquet").equals(table)
-    run_info = {"arm": "main", "hidden": "30", "dataset": "synthetic", "n": 600, "m": 10, "epochs": 2,
-                "sizes": "64-30-10", "n_w": 64 * 30 + 30 * 10, "diverged": False}
-    assert list(table.columns) == ["epoch", "layer", "metric", "value", "arm", "init", "lam", "eta", "hidden", "seed",
-                                   *[k for k in run_info if k not in ("arm", "hidden")]]
+    run_info = {"study": "s", "arm": "main", "hidden": "30", "dataset": "synthetic", "n": 600, "m": 10,
+                "epochs": 2, "sizes": "64-30-10", "n_w": 64 * 30 + 30 * 10, "diverged": False}
+    assert list(table.columns) == [
+        "epoch", "layer", "metric", "value", "study", "arm", "init", "lam", "eta", "hidden", "seed", "dataset", "n",
+        "m", "epochs", "train_size", "validation_size", "test_size", "sizes", "n_w", "diverged", "n_in"]
+    assert table.groupby("layer").n_in.first().dropna().to_dict() == {"W1": 64, "W2": 30}
+    assert table[table.layer == "net"].n_in.isna().all()
     for key, expected in run_info.items():
         assert table[key].tolist() == [expected] * len(table), key
     runs = pd.read_csv(tmp_path / "runs.csv", dtype={"hidden": str})
     assert list(runs.columns) == [
-        "arm", "init", "lam", "eta", "hidden", "seed", "dataset", "n", "m", "epochs", "sizes", "n_w", "diverged",
-        "run_dir", "acc_validation", "acc_test", "acc_train", "cost_test", "peak_acc_validation", "peak_acc_test",
-        "wall_time_s", "mlflow_run_id"]
+        "study", "arm", "init", "lam", "eta", "hidden", "seed", "dataset", "n", "m", "epochs", "train_size",
+        "validation_size", "test_size", "sizes", "n_w", "diverged", "run_dir", "acc_validation", "acc_test",
+        "acc_train", "cost_test", "peak_acc_validation", "peak_acc_test", "wall_time_s", "mlflow_run_id",
+        "book_accuracy", "book_split", "book_note"]
     assert len(runs) == len(CELLS) * len(SEEDS) and not runs.duplicated(["init", "lam", "eta", "seed"]).any()
     for key, expected in run_info.items():
         assert runs[key].tolist() == [expected] * len(runs), key
@@ -92,10 +96,9 @@ def test_a_run_missing_its_metrics_is_an_error_naming_it(tmp_path):
 def test_a_deep_runs_widths_and_weight_count(tmp_path):
     from decaylab.aggregate import _run_columns
 
-    summary = {"config": {"init": "scaled", "lam": 1.0, "eta": 0.5, "hidden": [100, 100], "seed": 2,
-                          "dataset": "mnist", "m": 10, "epochs": 40},
-               "cell": "lam-1/init~scaled/lam~1/eta~0.5/hidden~100-100", "n": 1000, "sizes": [784, 100, 100, 10],
-               "diverged": True}
+    run = Run(dataset="mnist", hidden=(100, 100), m=10, epochs=40, train_size=1000, validation_size=None,
+              test_size=None, init="scaled", lam=1.0, eta=0.5, seed=2, out="x", study="widths", arm="lam-1")
+    summary = {"run": run.record(), "sizes": [784, 100, 100, 10], "diverged": True}
     cols = _run_columns(tmp_path, summary)
     assert (cols["arm"], cols["hidden"], cols["sizes"]) == ("lam-1", "100-100", "784-100-100-10")
     assert cols["n_w"] == 784 * 100 + 100 * 100 + 100 * 10 and cols["diverged"] is True

@@ -23,7 +23,7 @@ def fake_runs(widths=(10, 30, 100), seeds=(0, 1, 2), epochs=40, eta=0.5, lam=10.
             rms = [max(math.exp(-rate * e), plateau) for e in range(epochs + 1)]
             for e in range(epochs + 1):
                 base = dict(arm="a", init="standard", lam=lam, eta=eta, hidden=str(h), seed=seed, n=n, m=m,
-                            epochs=epochs, n_w=n_w, sizes=f"784-{h}-10", epoch=e, layer="W1")
+                            epochs=epochs, n_w=n_w, sizes=f"784-{h}-10", epoch=e, layer="W1", n_in=784)
                 metrics = {"rms": rms[e]}
                 if e:
                     metrics.update(shrink=rms[e] / rms[e - 1], decay=-1.0, drift=0.05, noise=0.01,
@@ -221,7 +221,7 @@ def test_dominance_counts_cells_per_layer_and_lam_and_ignores_lam_0_and_epoch_0(
 
 def test_tail_off_columns_for_a_known_run():
     w = fake_runs(widths=(30,), seeds=(0,), epochs=10)
-    w2 = w.assign(layer="W2", rms=w.rms / 2)
+    w2 = w.assign(layer="W2", rms=w.rms / 2, n_in=w.hidden.astype(int))
     t = tail_off(_with_untrained_and_unregularized_rows(pd.concat([w, w2], ignore_index=True)))
     assert len(t) == 2 and set(t.lam) == {10.0}
     n_w, plateau = 784 * 30 + 30 * 10, 3.0 / math.sqrt(784 * 30 + 30 * 10)
@@ -248,6 +248,7 @@ def test_tail_off_hypotheses_per_layer():
     flat = fake_runs(widths=(10, 30, 100, 300), power=0.0, epochs=60).assign(
         rms=lambda d: np.maximum(np.exp(-0.5 * d.epoch), 0.03 * (1 + 0.01 * d.seed)))
     half = fake_runs(widths=(10, 30, 100, 300), epochs=60).assign(layer="W2")
+    half["n_in"] = half.hidden.astype(int)
     claim = claim_tail_off(pd.concat([flat, half], ignore_index=True))
     rows = {r["layer"]: r for r in claim["slopes_vs_n_w"]}
     assert rows["W1"]["nearest"] == "1/sqrt(n_in)" and rows["W1"]["slope"] == pytest.approx(0, abs=1e-9)

@@ -146,13 +146,10 @@ def test_the_default_studys_data_is_the_one_setup_installs(tmp_path):
     """The README's first command runs offline: the default study reads Debian's Fashion-MNIST (installed by
     scripts/setup.sh, as in CI), which must be there and give the book's split. (Debian recompressed the files, so
     the download's checksums do not apply to them; read_idx checks each header against its size.)"""
-    import yaml
-
-    from decaylab.study import cells
+    from decaylab.spec import load_config, runs
 
     root = Path(__file__).resolve().parents[1]
-    config = yaml.safe_load((root / "config" / "config.yaml").read_text())
-    assert {c.dataset for c in cells(config)} == {"fashion-mnist"}
+    assert {r.dataset for r in runs(load_config(root / "config" / "config.yaml"))} == {"fashion-mnist"}
     assert "dataset-fashion-mnist" in (root / "scripts" / "setup.sh").read_text()
     assert data.DEBIAN_FASHION_DIR.is_dir(), "run scripts/setup.sh as root (apt-get install dataset-fashion-mnist)"
     splits = data.load_fashion_mnist(tmp_path)

@@ -8,15 +8,17 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import make_job
+from conftest import make_job, make_run
 from mlflow.tracking import MlflowClient
-from test_study import CONFIG, with_change
+from test_spec import CONFIG, with_change
 
 from decaylab import data
+from decaylab.aggregate import aggregate
 from decaylab.analyze import analyze
-from decaylab.job import Member
-from decaylab.study import ConfigError, validate
-from decaylab.train import OutputError, main, run_job
+from decaylab.cli import main
+from decaylab.outputs import OutputError
+from decaylab.spec import ConfigError, validate
+from decaylab.train import run_job
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,22 +30,16 @@ def _statuses(uri):
 
 
 def test_divergent_member_is_flagged_and_the_rest_goes_on(tmp_path, tracking):
-    members = [Member("standard", 0.0, 1e38, 0, str(tmp_path / "boom"), cell="boom"),
-               Member("standard", 0.0, 0.5, 0, str(tmp_path / "fine"), cell="fine")]
+    members = [make_run("standard", 0.0, 1e38, 0, str(tmp_path / "boom")),
+               make_run("standard", 0.0, 0.5, 0, str(tmp_path / "fine"))]
     summaries = run_job(make_job(tmp_path, members, dtype="float32", epochs=2))
     assert summaries[0]["diverged"] is True and summaries[0]["diverged_epoch"] == 1
     assert summaries[1]["diverged"] is False and summaries[1]["final"]["net/acc_train"] > 0.5
     client = MlflowClient(tracking_uri=tracking)
     assert client.get_run(summaries[0]["mlflow_run_id"]).data.tags["decaylab.diverged"] == "true"
     # the analysis leaves the diverged run out of the claims and lists it
-    rows, tables = [], []
-    for s, mb in zip(summaries, members):
-        t = pd.read_parquet(Path(mb.out) / "metrics.parquet")
-        cols = dict(arm="a", init="standard", lam=0.0, eta=mb.eta, hidden="16", seed=0, n=600, m=10, epochs=2,
-                    n_w=1184, sizes="64-16-10", diverged=s["diverged"], dataset="synthetic", run_dir=mb.out)
-        tables.append(t.assign(**{k: v for k, v in cols.items() if k not in ("dataset", "run_dir")}))
-        rows.append({**cols, "acc_test": s["final"]["net/acc_test"], "peak_acc_test": 0.0})
-    claims = analyze(pd.concat(tables), pd.DataFrame(rows), [], "t")
+    summary = aggregate([f"{mb.out}/run.json" for mb in members], tmp_path / "s.parquet", tmp_path / "runs.csv")
+    claims = analyze(summary, pd.read_csv(tmp_path / "runs.csv", dtype={"hidden": str}), "t")
     assert [r["run_dir"] for r in claims["diverged_runs"]] == [members[0].out]
 
 
@@ -55,7 +51,7 @@ def test_disk_full_while_writing_leaves_nothing_half_written(tmp_path, tracking,
     monkeypatch.setattr(pd.DataFrame, "to_parquet", full)
     out = tmp_path / "run"
     with pytest.raises(OutputError, match="No space left on device"):
-        run_job(make_job(tmp_path, [Member("standard", 1.0, 0.5, 0, str(out))], epochs=1))
+        run_job(make_job(tmp_path, [make_run("standard", 1.0, 0.5, 0, str(out))], epochs=1))
     assert list(out.iterdir()) == []
     assert _statuses(tracking) == ["FAILED"]
 
@@ -87,7 +83,7 @@ def test_corrupt_packaged_csv_names_the_file(tmp_path, monkeypatch):
     ("study", "smoke; touch /tmp/pwned", r"study: 'smoke; touch /tmp/pwned' does not match"),
     ("dataset", "$(touch /tmp/pwned)", r"dataset: '\$\(touch /tmp/pwned\)' is not one of"),
     ("lam", ["1; rm -rf ~"], r"lam/0: '1; rm -rf ~' is not of type 'number'"),
-    ("init", ["standard`id`"], r"init: 'standard`id`' is not one of")])
+    ("init", ["standard`id`"], r"init/0: 'standard`id`' is not one of")])
 def test_crafted_config_values_are_rejected_naming_them(key, value, message):
     def change(config):
         if key in ("study", "dataset"):

@@ -6,17 +6,15 @@ although they cut the epoch into different blocks (so the comparison itself is e
 
 import pytest
 import torch
-from conftest import Collect
+from conftest import Collect, make_job, make_run
 
-from decaylab.job import Job, Member
 from decaylab.train import fit_ensemble
 
-MEMBERS = (Member("standard", 5.0, 0.5, 0, "a"), Member("scaled", 0.0, 2.0, 1, "b"))
+MEMBERS = (make_run("standard", 5.0, 0.5, 0, "a"), make_run("scaled", 0.0, 2.0, 1, "b"))
 
 
 def _fit(accelerator, splits, block_steps=64):
-    job = Job(dataset="synthetic", hidden=(16, 12), m=3, epochs=1, members=MEMBERS, accelerator=accelerator,
-              dtype="float64", block_steps=block_steps)
+    job = make_job(None, MEMBERS, hidden=(16, 12), m=3, epochs=1, accelerator=accelerator, block_steps=block_steps)
     rec = Collect()
     return fit_ensemble(job, splits, rec), rec.epochs
 

@@ -9,15 +9,14 @@ import math
 
 import numpy as np
 import pytest
-from conftest import Collect, make_job
+from conftest import Collect, make_job, make_run
 
 from decaylab.data import Splits
 from decaylab.inits import init_network
-from decaylab.job import Member
 from decaylab.module import EnsembleModule
 from decaylab.train import fit_ensemble
 
-MEMBERS = [Member("standard", 5.0, 0.5, 0, "a"), Member("scaled", 1.0, 2.0, 1, "b")]
+MEMBERS = [make_run("standard", 5.0, 0.5, 0, "a"), make_run("scaled", 1.0, 2.0, 1, "b")]
 
 
 def _fit_recording_order(job, splits, monkeypatch):
@@ -27,7 +26,7 @@ def _fit_recording_order(job, splits, monkeypatch):
 
     def spy(module):
         original(module)
-        k, m = len(module.job.members), module.job.m
+        k, m = len(module.job.runs), module.job.shared.m
         full, rest = module.n // m, module.n % m
         steps = [idx.cpu().numpy() for idx in module.step_indices]
         per_member = [np.concatenate([s[j * m : (j + 1) * m] for s in steps[:full]]
@@ -103,7 +102,7 @@ def test_epoch_0_is_evaluated_on_the_initial_networks(tmp_path, synthetic):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_logged_predictions_are_the_formulas_in_float64(tmp_path, synthetic, dtype):
     """pred_shrink_* from the config alone: exp(-eta lam / m) and (1 - eta lam / n)^ceil(n / m), n = 600, m = 7."""
-    members = [*MEMBERS, Member("standard", 0.001, 0.1, 2, "c")]  # eta*lam/n = 1.7e-7: float32 cannot hold f
+    members = [*MEMBERS, make_run("standard", 0.001, 0.1, 2, "c")]  # eta*lam/n = 1.7e-7: float32 cannot hold f
     rec = Collect()
     fit_ensemble(make_job(tmp_path, members, m=7, epochs=1, dtype=dtype), synthetic, rec)
     for k, mb in enumerate(members):
@@ -174,7 +173,7 @@ def book_sgd(weights, biases, x, y, orders, eta, lam, m, n_out=10):
 def test_whole_runs_match_the_books_loop_over_several_epochs(tmp_path, synthetic, monkeypatch):
     """Two 64-16-12-10 networks, 3 epochs of 86 mini-batches (the last short): weights, biases and every
     per-epoch measure of the decay/gradient split agree with the NumPy loop to 1e-9 in float64."""
-    members = [Member("standard", 5.0, 0.5, 0, "a"), Member("scaled", 1.0, 0.1, 1, "b")]
+    members = [make_run("standard", 5.0, 0.5, 0, "a"), make_run("scaled", 1.0, 0.1, 1, "b")]
     job = make_job(tmp_path, members, hidden=(16, 12), m=7, epochs=3)
     module, epochs, orders = _fit_recording_order(job, synthetic, monkeypatch)
     for k, mb in enumerate(members):

@@ -10,15 +10,16 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import make_job
+from conftest import make_job, make_run
 from mlflow.tracking import MlflowClient
 from test_data import closed_port_url
 
 from decaylab import tracking
 from decaylab import tracking as store  # where a test's `tracking` is the store's URI fixture
-from decaylab.job import Member
+from decaylab.cli import main
+from decaylab.signals import JobKilled, StopSignal
 from decaylab.tracking import SUPERSEDED_TAG
-from decaylab.train import JobKilled, _StopSignal, main, run_job
+from decaylab.train import run_job
 
 
 def _runs(uri, experiment="decaylab"):
@@ -28,8 +29,8 @@ def _runs(uri, experiment="decaylab"):
 
 
 def test_run_logs_every_metric_at_every_epoch(tmp_path, tracking, capsys):
-    members = [Member("standard", 1.0, 0.5, 0, str(tmp_path / "a"), cell="c1", arm="main"),
-               Member("scaled", 0.0, 0.5, 1, str(tmp_path / "b"), cell="c2", arm="main")]
+    members = [make_run("standard", 1.0, 0.5, 0, str(tmp_path / "a"), arm="main"),
+               make_run("scaled", 0.0, 0.5, 1, str(tmp_path / "b"), arm="main")]
     summaries = run_job(make_job(tmp_path, members, epochs=3))
     progress = [line for line in capsys.readouterr().err.splitlines() if line.startswith("decaylab.train: epoch")]
     assert [line.split()[2] for line in progress] == ["0/3", "1/3", "2/3", "3/3"]
@@ -53,7 +54,7 @@ def test_run_logs_every_metric_at_every_epoch(tmp_path, tracking, capsys):
         assert not table.duplicated(["epoch", "layer", "metric"]).any()
         stored = json.loads((Path(mb.out) / "run.json").read_text())
         assert stored["mlflow_run_id"] == summary["mlflow_run_id"] and stored["diverged"] is False
-        assert stored["config"]["init"] == mb.init and stored["n"] == 600
+        assert stored["run"]["init"] == mb.init and stored["run"]["n"] == 600
         run = client.get_run(summary["mlflow_run_id"])
         assert run.info.status == "FINISHED"
         keys = {f"{layer}/{metric}" for layer, metric in zip(table.layer, table.metric)}
@@ -65,7 +66,7 @@ def test_run_logs_every_metric_at_every_epoch(tmp_path, tracking, capsys):
             assert sorted(m.step for m in history) == expected_epochs
         artifacts = [a.path for a in client.list_artifacts(run.info.run_id)]
         assert artifacts == ["metrics.parquet", "run.json"]
-        logged = client.download_artifacts(run.info.run_id, "run.json", str(tmp_path / "dl" / mb.cell))
+        logged = client.download_artifacts(run.info.run_id, "run.json", str(tmp_path / "dl" / mb.label(with_seed=True)))
         assert json.loads(Path(logged).read_text()) == stored
     assert not (tmp_path / "mlruns").exists()
 
@@ -73,7 +74,7 @@ def test_run_logs_every_metric_at_every_epoch(tmp_path, tracking, capsys):
 def _cli(tmp_path, out, seed, uri):
     env = dict(os.environ, MLFLOW_TRACKING_URI=uri, PYTHONUNBUFFERED="1")
     return subprocess.Popen(
-        [sys.executable, "-m", "decaylab.train", "--dataset", "synthetic", "--hidden", "8", "--epochs", "2",
+        [sys.executable, "-m", "decaylab.cli", "--dataset", "synthetic", "--hidden", "8", "--epochs", "2",
          "--lam", "1", "--seed", str(seed), "--accelerator", "cpu", "--out", str(out)],
         env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
@@ -101,7 +102,7 @@ def tracking_tag():
 def test_sigterm_marks_run_killed_and_writes_nothing(tmp_path, tracking):
     env = dict(os.environ, MLFLOW_TRACKING_URI=tracking)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "decaylab.train", "--dataset", "synthetic", "--hidden", "8", "--epochs", "100000",
+        [sys.executable, "-m", "decaylab.cli", "--dataset", "synthetic", "--hidden", "8", "--epochs", "100000",
          "--accelerator", "cpu", "--out", str(tmp_path / "k")], env=env, cwd=tmp_path,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     client = MlflowClient(tracking_uri=tracking)
@@ -123,7 +124,7 @@ def test_sigterm_marks_run_killed_and_writes_nothing(tmp_path, tracking):
 
 def test_a_signal_during_a_tracking_write_interrupts_after_it():
     """A write cut in half kept SQLite locked, so the run could not be marked KILLED (seen under CPU load)."""
-    stop = _StopSignal()
+    stop = StopSignal()
     old = signal.signal(signal.SIGTERM, stop)
     done = []
     try:
@@ -145,9 +146,9 @@ def test_rerun_of_a_folder_supersedes_earlier_runs(tmp_path, tracking):
     client, exp_id = tracking_client_and_experiment()
     out = str(tmp_path / "run")
     stale = client.create_run(exp_id, tags={tracking_tag(): out}).info.run_id  # as if SIGKILLed
-    first = run_job(make_job(tmp_path, [Member("standard", 1.0, 0.5, 0, out)], epochs=1))[0]["mlflow_run_id"]
+    first = run_job(make_job(tmp_path, [make_run("standard", 1.0, 0.5, 0, out)], epochs=1))[0]["mlflow_run_id"]
     assert client.get_run(stale).info.status == "KILLED"
-    second = run_job(make_job(tmp_path, [Member("standard", 1.0, 0.5, 0, out)], epochs=1))[0]["mlflow_run_id"]
+    second = run_job(make_job(tmp_path, [make_run("standard", 1.0, 0.5, 0, out)], epochs=1))[0]["mlflow_run_id"]
     tags = {r: client.get_run(r).data.tags for r in (stale, first, second)}
     assert tags[stale][SUPERSEDED_TAG] == tags[first][SUPERSEDED_TAG] == "true"
     assert SUPERSEDED_TAG not in tags[second]
@@ -175,7 +176,7 @@ def test_the_experiment_describes_every_metric_a_run_logs(tmp_path, tracking):
     from decaylab.glossary import METRICS
 
     out = tmp_path / "run"
-    run_job(make_job(tmp_path, [Member("standard", 1.0, 0.5, 0, str(out))], epochs=1))
+    run_job(make_job(tmp_path, [make_run("standard", 1.0, 0.5, 0, str(out))], epochs=1))
     metrics = set(pd.read_parquet(out / "metrics.parquet").metric)
     assert metrics == set(METRICS)  # every logged name described, no description of a name never logged
     parent = store.start_study_run("decaylab", "smoke", str(tmp_path / "results"))

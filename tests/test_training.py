@@ -1,5 +1,6 @@
 """Whole training runs through Lightning: exact decay controls, determinism, ensemble == single runs."""
 
+import json
 import logging
 import math
 import warnings
@@ -7,9 +8,9 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from conftest import Collect, make_job
+from conftest import Collect, make_job, make_run
 
-from decaylab.job import Job, Member
+from decaylab.spec import ConfigError, Job
 from decaylab.train import fit_ensemble
 
 
@@ -21,7 +22,7 @@ def _fit(job, splits):
 
 def test_pure_decay_shrinks_exactly_per_epoch(tmp_path, synthetic):
     """Gradient part off, n=600 not a multiple of m=7: each epoch multiplies W by f^ceil(n/m) exactly."""
-    members = [Member("standard", 5.0, 0.5, 0, "a"), Member("scaled", 0.3, 2.0, 1, "b")]
+    members = [make_run("standard", 5.0, 0.5, 0, "a"), make_run("scaled", 0.3, 2.0, 1, "b")]
     job = make_job(tmp_path, members, m=7, epochs=3, gradient=False)
     _, epochs = _fit(job, synthetic)
     n = 600
@@ -35,7 +36,7 @@ def test_pure_decay_shrinks_exactly_per_epoch(tmp_path, synthetic):
 
 
 def test_dead_pixel_weights_follow_pure_decay_with_gradients_on(tmp_path, synthetic):
-    members = [Member("standard", 5.0, 0.5, 0, "a"), Member("standard", 0.5, 0.1, 1, "b")]
+    members = [make_run("standard", 5.0, 0.5, 0, "a"), make_run("standard", 0.5, 0.1, 1, "b")]
     _, epochs = _fit(make_job(tmp_path, members, m=7, epochs=3), synthetic)
     for k, mb in enumerate(members):
         predicted = (1 - mb.eta * mb.lam / 600) ** math.ceil(600 / 7)
@@ -66,29 +67,35 @@ def test_same_seed_same_numbers_and_instrumentation_changes_nothing(tmp_path, sy
         np.testing.assert_array_equal(e1[2][key], e2[2][key])
     for a, b, c in zip(m1.weights, m2.weights, m3.weights):
         assert torch.equal(a, b) and torch.equal(a, c)
-    other, _ = _fit(make_job(tmp_path, [Member("standard", 1.0, 0.5, 1, "x")], dtype="float32"), synthetic)
+    other, _ = _fit(make_job(tmp_path, [make_run("standard", 1.0, 0.5, 1, "x")], dtype="float32"), synthetic)
     assert not torch.equal(other.weights[0], m1.weights[0])
 
 
 def test_ensemble_member_equals_single_run(tmp_path, synthetic):
     """Each member computes what a single run with its seed computes (200 steps, float64, 1e-9)."""
-    members = [Member("standard", 5.0, 0.5, 0, "a"), Member("scaled", 0.0, 2.0, 1, "b"),
-               Member("standard", 50.0, 0.1, 2, "c")]
-    settings = dict(dataset="synthetic", hidden=(16, 12), m=3, epochs=1, accelerator="cpu", dtype="float64",
-                    block_steps=64)
-    ensemble, _ = _fit(Job(members=tuple(members), **settings), synthetic)
+    members = [make_run("standard", 5.0, 0.5, 0, "a"), make_run("scaled", 0.0, 2.0, 1, "b"),
+               make_run("standard", 50.0, 0.1, 2, "c")]
+    settings = dict(hidden=(16, 12), m=3, epochs=1, block_steps=64)
+    ensemble, _ = _fit(make_job(tmp_path, members, **settings), synthetic)
     assert len(ensemble.step_indices) == 200
     for k, mb in enumerate(members):
-        single, _ = _fit(Job(members=(mb,), **settings), synthetic)
+        single, _ = _fit(make_job(tmp_path, [mb], **settings), synthetic)
         for we, ws in zip(ensemble.weights, single.weights):
             torch.testing.assert_close(we[k], ws[0], rtol=0, atol=1e-9)
         for be, bs in zip(ensemble.biases, single.biases):
             torch.testing.assert_close(be[k], bs[0], rtol=0, atol=1e-9)
 
 
-def test_m_larger_than_n_is_rejected(tmp_path, synthetic):
-    with pytest.raises(ValueError, match="m: 601 exceeds"):
-        _fit(make_job(tmp_path, m=601), synthetic)
+def test_job_file_goes_through_the_config_checks(tmp_path):
+    """A job file given to the trainer is checked like the config: m > n, an unknown init, mixed shapes."""
+    job = make_job(tmp_path).to_dict()
+    with pytest.raises(ConfigError, match=r"job file runs/0/m: 601 exceeds the training-set size n=600"):
+        Job.from_dict({**job, "runs": [{**job["runs"][0], "m": 601}]})
+    with pytest.raises(ConfigError, match=r"job file runs/0/init/0: 'xavier' is not one of \['standard'"):
+        Job.from_dict({**job, "runs": [{**job["runs"][0], "init": "xavier"}]})
+    with pytest.raises(ConfigError, match=r"must share \['hidden'\]"):
+        Job.from_dict({**job, "runs": [job["runs"][0], {**job["runs"][0], "hidden": [8]}]})
+    assert Job.from_dict(json.loads(json.dumps(job))) == make_job(tmp_path)  # a job survives its file
 
 
 def test_job_prints_no_lightning_notices(tmp_path, synthetic, caplog):

@@ -19,7 +19,7 @@ from mlflow.entities import ViewType
 from mlflow.tracking import MlflowClient
 from test_data import closed_port_url
 
-from decaylab.figures import FIGURES, make_all
+from decaylab.figures import FIGURES, make
 from decaylab.tracking import RUN_DIR_TAG
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,7 +70,7 @@ def test_smoke_study_produces_summary_claims_figures(smoke):
 
 
 def test_figures_redrawn_from_the_summary_are_the_same_files(smoke, tmp_path):
-    make_all(pd.read_parquet(smoke / "results/smoke/summary.parquet"), tmp_path)
+    make(FIGURES, pd.read_parquet(smoke / "results/smoke/summary.parquet"), tmp_path)
     for name in FIGURES:
         for ext in ("png", "svg"):
             drawn = (tmp_path / f"{name}.{ext}").read_bytes()
@@ -143,6 +143,7 @@ def test_snakemake_report_shows_the_verdicts_and_every_figure(smoke):
     for name in FIGURES:
         png = embedded[f"reports/smoke/figures/{name}.png"]
         assert png == (smoke / f"reports/smoke/figures/{name}.png").read_bytes(), name
+        assert f'"caption": "<p>{FIGURES[name][:60]}' in html  # its caption, written once in figures.py
     report = embedded["reports/smoke/report.md"].decode()
     claims = json.loads((smoke / "reports/smoke/claims.json").read_text())["claims"]
     for claim in claims.values():

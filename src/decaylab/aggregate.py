@@ -6,37 +6,43 @@ from pathlib import Path
 import pandas as pd
 
 from decaylab.atomic import atomic_path
+from decaylab.spec import literal
 
 
 def _run_columns(run_dir: Path, summary: dict) -> dict:
-    cfg = summary["config"]
-    sizes = summary["sizes"]
-    return {
-        "arm": summary["cell"].split("/")[0],
-        "init": cfg["init"], "lam": cfg["lam"], "eta": cfg["eta"],
-        "hidden": "-".join(map(str, cfg["hidden"])), "seed": cfg["seed"],
-        "dataset": cfg["dataset"], "n": summary["n"], "m": cfg["m"], "epochs": cfg["epochs"],
-        "sizes": "-".join(map(str, sizes)), "n_w": sum(a * b for a, b in zip(sizes[:-1], sizes[1:])),
-        "diverged": summary["diverged"], "run_dir": str(run_dir),
-    }
+    """The run's record (spec.Run.record) as table columns: settings as written in the config, layer sizes."""
+    run, sizes = summary["run"], summary["sizes"]
+    settings = ("study", "arm", "init", "lam", "eta", "hidden", "seed", "dataset", "n", "m", "epochs", "train_size",
+                "validation_size", "test_size")
+    return {**{key: run[key] for key in settings}, "hidden": literal(run["hidden"]),
+            "sizes": literal(sizes), "n_w": sum(a * b for a, b in zip(sizes[:-1], sizes[1:])),
+            "diverged": summary["diverged"], "run_dir": str(run_dir)}
+
+
+def _layer_inputs(layers: pd.Series, sizes: list[int]) -> pd.Series:
+    """Inputs of each weight layer W<i> (the width of the layer before it); NaN for the network as a whole."""
+    return layers.map({f"W{i + 1}": n_in for i, n_in in enumerate(sizes[:-1])}).astype("Int64")
 
 
 def aggregate(run_jsons: list[str], summary_out: Path, runs_out: Path) -> pd.DataFrame:
-    """Join every run's metrics.parquet with its configuration; one row per run in the CSV."""
+    """Join every run's metrics.parquet with its record; one row per run in the CSV."""
     tables, rows = [], []
-    for path in sorted(set(run_jsons)):  # a run listed twice is still counted once
+    for path in dict.fromkeys(run_jsons):  # in the study's order; a run listed twice is counted once
         run_dir = Path(path).parent
         summary = json.loads(Path(path).read_text())
         cols = _run_columns(run_dir, summary)
         metrics = pd.read_parquet(run_dir / "metrics.parquet")
-        tables.append(metrics.assign(**{k: v for k, v in cols.items() if k != "run_dir"}))
+        tables.append(metrics.assign(**{k: v for k, v in cols.items() if k != "run_dir"},
+                                     n_in=_layer_inputs(metrics.layer, summary["sizes"])))
         history = metrics[metrics.layer == "net"].pivot(index="epoch", columns="metric", values="value")
+        book = summary["run"]["book"]
         rows.append({
             **cols,
             **{k.removeprefix("net/"): v for k, v in summary["final"].items() if k.startswith("net/")},
             "peak_acc_validation": history["acc_validation"].max(),
             "peak_acc_test": history["acc_test"].max(),
             "wall_time_s": summary["wall_time_s"], "mlflow_run_id": summary["mlflow_run_id"],
+            **{f"book_{key}": book.get(key) for key in ("accuracy", "split", "note")},
         })
     table = pd.concat(tables, ignore_index=True)
     with atomic_path(summary_out) as tmp:

@@ -28,12 +28,18 @@ RUN_INFO = ["n", "m", "epochs", "n_w", "sizes"]
 
 
 def wide(summary: pd.DataFrame) -> pd.DataFrame:
-    """One row per run x epoch x layer, one column per metric (diverged runs left out)."""
+    """One row per run x epoch x layer, one column per metric, and n_in per weight layer (diverged runs left out)."""
     ok = summary[~summary.diverged]
     out = ok.pivot_table(index=[*RUN_KEYS, *RUN_INFO, "epoch", "layer"], columns="metric", values="value",
                          aggfunc="first").reset_index()
     out.columns.name = None
-    return out
+    inputs = ok.drop_duplicates([*RUN_KEYS, "layer"]).set_index([*RUN_KEYS, "layer"]).n_in
+    return out.join(inputs, on=[*RUN_KEYS, "layer"])
+
+
+def decaying(w: pd.DataFrame, trained: bool = True) -> pd.DataFrame:
+    """The weight layers of runs with lam > 0, from epoch 1 on (trained) or from the initial network."""
+    return w[(w.lam > 0) & w.layer.str.startswith("W") & ((w.epoch >= 1) if trained else True)]
 
 
 def _spread(values: pd.Series) -> dict:
@@ -54,7 +60,8 @@ def _layers(w: pd.DataFrame) -> list[str]:
 
 def claim_dominance(w: pd.DataFrame) -> dict:
     """Claim 1: early epochs are dominated by weight decay (both readings), per layer and cell."""
-    w = w[(w.lam > 0) & (w.epoch >= 1) & (w.epoch <= EARLY_EPOCHS) & w.layer.str.startswith("W")].copy()
+    w = decaying(w)
+    w = w[w.epoch <= EARLY_EPOCHS].copy()
     if w.empty:
         return {"verdict": "not testable: no run with lam > 0", "table": []}
     w["decay_share"] = decay_share(w)
@@ -84,7 +91,7 @@ def claim_dominance(w: pd.DataFrame) -> dict:
 
 def claim_decay_rate(w: pd.DataFrame) -> dict:
     """Claim 2: in decay-dominated epochs, weights shrink by exp(-eta*lam/m) per epoch."""
-    w = w[(w.lam > 0) & (w.epoch >= 1) & w.layer.str.startswith("W")].copy()
+    w = decaying(w).copy()
     if w.empty:
         return {"verdict": "not testable: no run with lam > 0", "table": []}
     w["decay_share"] = decay_share(w)
@@ -123,10 +130,11 @@ def claim_decay_rate(w: pd.DataFrame) -> dict:
 
 def tail_off(w: pd.DataFrame) -> pd.DataFrame:
     """Per run and weight layer: tail-off epoch and RMS there, plateau RMS and its ratio to 3 hypotheses."""
-    w = w[(w.lam > 0) & w.layer.str.startswith("W")].sort_values("epoch")
+    w = decaying(w, trained=False).sort_values("epoch")
     rows = []
-    for key, g in w.groupby([*RUN_KEYS, *RUN_INFO, "layer"]):
+    for key, g in w.groupby([*RUN_KEYS, *RUN_INFO, "layer", "n_in"]):
         info = dict(zip([*RUN_KEYS, *RUN_INFO, "layer"], key))
+        n_in = int(key[-1])
         trained = g[g.epoch >= 1]
         rate = -np.log(trained["shrink"].to_numpy())
         predicted = info["eta"] * info["lam"] / info["m"]
@@ -134,7 +142,6 @@ def tail_off(w: pd.DataFrame) -> pd.DataFrame:
         tail_epoch = int(trained.epoch.iloc[slow[0]]) if len(slow) else None
         last = max(3, math.ceil(PLATEAU_FRACTION * info["epochs"]))
         plateau = float(g.rms.iloc[-last:].median())
-        n_in = layer_inputs(info["layer"], info["sizes"])
         rows.append({**info, "n_in": n_in, "tail_epoch": tail_epoch,
                      "rms_at_tail": float(g[g.epoch == tail_epoch].rms.iloc[0]) if tail_epoch else None,
                      "plateau_rms": plateau,
@@ -143,11 +150,6 @@ def tail_off(w: pd.DataFrame) -> pd.DataFrame:
                      "ratio_inv_nw": plateau * info["n_w"],
                      "ratio_inv_sqrt_nin": plateau * math.sqrt(n_in)})
     return pd.DataFrame(rows)
-
-
-def layer_inputs(layer: str, sizes: str) -> int:
-    """Inputs of weight layer W<i>: the width of the layer before it."""
-    return int(sizes.split("-")[int(layer[1:]) - 1])
 
 
 def _slope(x: np.ndarray, y: np.ndarray) -> float:
@@ -197,7 +199,7 @@ def claim_tail_off(w: pd.DataFrame) -> dict:
     for layer, g in t.groupby("layer"):
         ratios[layer] = {col: _spread(g[col]) for col in ("ratio_inv_sqrt_nw", "ratio_inv_nw", "ratio_inv_sqrt_nin")}
     settled = t[t.plateau_settled]  # slopes only from plateaus that have settled
-    single = settled[~settled.hidden.str.contains("-")]
+    single = settled[settled.sizes.str.count("-") == 2]  # one hidden layer: n_in -> h -> n_out
     vs_width = slope_over_seeds(single, "n_w", ["layer", "init", "lam", "eta", "n"])
     vs_lam = slope_over_seeds(settled, "lam_over_n", ["layer", "init", "hidden", "eta", "n"])
     for row in vs_width:  # which hypothesis the slope supports (1/sqrt(n_in) predicts 0 for W1, -0.5 after)
@@ -235,11 +237,11 @@ def claim_init(w: pd.DataFrame, runs: pd.DataFrame) -> dict:
     if pairs.empty:
         return {"verdict": "not testable: no cell run with both inits", "table": []}
     rows = []
-    for key, g in w[w.layer.str.startswith("W")].groupby(["arm", "lam", "eta", "hidden", "sizes", "layer"]):
+    for key, g in w[w.layer.str.startswith("W")].groupby(["arm", "lam", "eta", "hidden", "layer", "n_in"]):
         if g.init.nunique() < 2:
             continue
-        arm, lam, eta, hidden, sizes, layer = key
-        n_in = layer_inputs(layer, sizes)
+        arm, lam, eta, hidden, layer, n_in = key
+        n_in = int(n_in)
         target = 1 / math.sqrt(n_in)
         std = g[g.init == "standard"].groupby("epoch").rms.mean()
         scaled = g[g.init == "scaled"].groupby("epoch").rms.mean()
@@ -278,13 +280,28 @@ def claim_init(w: pd.DataFrame, runs: pd.DataFrame) -> dict:
     return {"verdict": "; ".join(parts) + "." if parts else "not testable", "weights": rows, "accuracy": acc}
 
 
-def book_table(cells: list[dict], runs: pd.DataFrame, claims: dict) -> list[dict]:
+def _book_cells(runs: pd.DataFrame) -> list[dict]:
+    """The cells that carry the book's figure, from the runs' records (the first run of each cell speaks)."""
+    out = []
+    for _, first in runs[runs.book_accuracy.notna()].drop_duplicates(CELL_KEYS).iterrows():
+        mine = runs[(runs[CELL_KEYS] == first[CELL_KEYS]).all(axis=1)]
+        size = {key: None if pd.isna(first[key]) else int(first[key])
+                for key in ("train_size", "validation_size", "test_size")}
+        book = {key: first[f"book_{key}"] for key in ("accuracy", "note", "split") if pd.notna(first[f"book_{key}"])}
+        out.append({"study": first.study, "arm": first.arm, "dataset": first.dataset, "init": first.init,
+                    "lam": float(first.lam), "eta": float(first.eta), "hidden": first.hidden, "m": int(first.m),
+                    "epochs": int(first.epochs), **size, "seeds": sorted(int(s) for s in mine.seed),
+                    "book": book, "n": int(first.n)})
+    return out
+
+
+def book_table(runs: pd.DataFrame, claims: dict) -> list[dict]:
     """One row per preset that carries the book's figure: conditions and accuracy next to the book's."""
     dominance = {(r["arm"], r["init"], r["lam"], r["eta"], r["hidden"], r["layer"]): r
                  for r in claims["1_early_decay_dominance"].get("table", [])}
     tails = pd.DataFrame(claims["3_tail_off"].get("table", []))
     rows = []
-    for cell in cells:
+    for cell in _book_cells(runs):
         book = cell["book"]
         key = (cell["arm"], cell["init"], cell["lam"], cell["eta"], cell["hidden"])
         mine = runs[(runs.arm == cell["arm"]) & (runs.init == cell["init"]) & (runs.lam == cell["lam"])
@@ -305,7 +322,7 @@ def book_table(cells: list[dict], runs: pd.DataFrame, claims: dict) -> list[dict
     return rows
 
 
-def analyze(summary: pd.DataFrame, runs: pd.DataFrame, cells: list[dict], study: str) -> dict:
+def analyze(summary: pd.DataFrame, runs: pd.DataFrame, study: str) -> dict:
     w = wide(summary)
     claims = {"1_early_decay_dominance": claim_dominance(w), "2_decay_rate": claim_decay_rate(w),
               "3_tail_off": claim_tail_off(w), "4_init_comparison": claim_init(w, runs)}
@@ -316,6 +333,6 @@ def analyze(summary: pd.DataFrame, runs: pd.DataFrame, cells: list[dict], study:
                        "rate_tolerance": RATE_TOLERANCE, "small_eta_lam_over_n": SMALL_ETA_LAM_OVER_N,
                        "plateau_fraction": PLATEAU_FRACTION},
         "claims": claims,
-        "book_examples": book_table(cells, runs, claims),
+        "book_examples": book_table(runs, claims),
         "diverged_runs": diverged,
     }

@@ -159,11 +159,17 @@ def load_synthetic(cache: Path) -> Splits:
     return Splits(*draw(600), *draw(200), *draw(200))
 
 
-SOURCES: dict[str, Callable[[Path], Splits]] = {
-    "mnist": load_mnist,
-    "fashion-mnist": load_fashion_mnist,
-    "mnist-5k": load_mnist_5k,
-    "synthetic": load_synthetic,
+@dataclass(frozen=True)
+class Source:
+    load: Callable[[Path], Splits]
+    sizes: tuple[int, int, int]  # examples in (train, validation, test)
+
+
+SOURCES: dict[str, Source] = {
+    "mnist": Source(load_mnist, (50_000, 10_000, 10_000)),
+    "fashion-mnist": Source(load_fashion_mnist, (50_000, 10_000, 10_000)),
+    "mnist-5k": Source(load_mnist_5k, (3_000, 1_000, 1_000)),
+    "synthetic": Source(load_synthetic, (600, 200, 200)),
 }
 
 
@@ -171,7 +177,7 @@ def prepare(name: str, cache: Path, out: Path) -> None:
     """Load a source once and store its splits as an .npz (written atomically)."""
     if name not in SOURCES:
         raise DataError(f"unknown dataset {name!r}; known: {sorted(SOURCES)}")
-    splits = SOURCES[name](cache)
+    splits = SOURCES[name].load(cache)
     with atomic_path(out) as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, **splits.arrays())

@@ -12,9 +12,22 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from decaylab.analyze import SHARE_THRESHOLD, decay_share, layer_inputs, tail_off, wide  # noqa: E402
+from decaylab.analyze import SHARE_THRESHOLD, decay_share, decaying, tail_off, wide  # noqa: E402
 
-FIGURES = ("dominance", "decay_rate", "tail_off", "init_comparison")
+FIGURES = {  # name: caption (report.md and Snakemake's HTML report)
+    "dominance": "Claim 1, early-decay dominance: the decay term's share of each epoch's change in the squared weight "
+                 "norm (top row) and the ratio of the summed decay displacement to the summed gradient displacement "
+                 "(bottom row), per layer, coloured by lambda, dashed by init; mean and sd over seeds, log scale. "
+                 "Dotted lines: the thresholds used in the verdict (share 0.9, ratio 1).",
+    "decay_rate": "Claim 2, decay rate: measured per-epoch -ln(shrink) of each layer's weight norm divided by the "
+                  "prediction eta*lambda/m, grouped by the predicted rate; 1 (black line) means the weights shrink "
+                  "by exactly exp(-eta*lambda/m). Decay-dominated epochs are shown apart from the rest.",
+    "tail_off": "Claim 3, tail-off size: plateau weight RMS against the number of weights n_w (log-log), with the "
+                "three candidate scalings 1/sqrt(n_w) (solid), 1/n_w (dashed) and 1/sqrt(n_in) (red dotted).",
+    "init_comparison": "Claim 4, init comparison: weight RMS per layer for the standard init N(0,1) with L2 against "
+                       "the scaled init N(0,1/n_in) (dotted: 1/sqrt(n_in)), and validation accuracy per epoch for "
+                       "both inits.",
+}
 
 
 def _save(fig, out_dir: Path, name: str) -> None:
@@ -33,7 +46,7 @@ def _empty(out_dir: Path, name: str, why: str) -> None:
 
 def dominance(w: pd.DataFrame, out_dir: Path) -> None:
     """Decay share of d|W|^2 and decay/gradient displacement ratio per epoch, by layer, lam and init."""
-    d = w[(w.lam > 0) & (w.epoch >= 1) & w.layer.str.startswith("W")].copy()
+    d = decaying(w).copy()
     if d.empty:
         return _empty(out_dir, "dominance", "no run with lam > 0")
     d["decay share of d|W|^2"] = decay_share(d)
@@ -53,7 +66,7 @@ def dominance(w: pd.DataFrame, out_dir: Path) -> None:
 
 def decay_rate(w: pd.DataFrame, out_dir: Path) -> None:
     """Measured per-epoch log shrink of each layer's norm over the predicted eta*lam/m (1 = the claim holds)."""
-    d = w[(w.lam > 0) & (w.epoch >= 1) & w.layer.str.startswith("W")].copy()
+    d = decaying(w).copy()
     if d.empty:
         return _empty(out_dir, "decay_rate", "no run with lam > 0")
     d["predicted -ln(shrink) = eta*lam/m"] = d.eta * d.lam / d.m
@@ -103,8 +116,8 @@ def init_comparison(w: pd.DataFrame, out_dir: Path) -> None:
     for ax, layer in zip(axes, layers):
         sub = d[d.layer == layer]
         sns.lineplot(sub, x="epoch", y="rms", hue="setting", style="init", errorbar="sd", ax=ax, legend=False)
-        for sizes in sub.sizes.unique():
-            ax.axhline(1 / math.sqrt(layer_inputs(layer, sizes)), color="grey", lw=0.8, ls=":")
+        for n_in in sub.n_in.unique():
+            ax.axhline(1 / math.sqrt(n_in), color="grey", lw=0.8, ls=":")
         ax.set(yscale="log", title=f"{layer} weight RMS (dotted: 1/sqrt(n_in))")
     sns.lineplot(d[d.layer == "net"], x="epoch", y="acc_validation", hue="setting", style="init", errorbar="sd",
                  ax=axes[-1])
@@ -113,10 +126,13 @@ def init_comparison(w: pd.DataFrame, out_dir: Path) -> None:
     _save(fig, out_dir, "init_comparison")
 
 
-def make_all(summary: pd.DataFrame, out_dir: Path) -> None:
+DRAW = {"dominance": dominance, "decay_rate": decay_rate, "tail_off": tail_off_sizes,
+        "init_comparison": init_comparison}
+
+
+def make(names, summary: pd.DataFrame, out_dir: Path) -> None:
+    """Draw the named figures (PNG and SVG) into out_dir."""
     sns.set_theme(style="whitegrid", context="paper")
     w = wide(summary)
-    dominance(w, out_dir)
-    decay_rate(w, out_dir)
-    tail_off_sizes(w, out_dir)
-    init_comparison(w, out_dir)
+    for name in names:
+        DRAW[name](w, out_dir)

@@ -1,39 +1,41 @@
-"""Weight initialization schemes: one named function each, registered in INITS.
+"""Weight initialization schemes, registered in INITS: each draws every weight from N(0, 1/fan).
 
-A scheme maps (n_out, n_in, generator) to a float64 weight matrix. Biases are
-always N(0, 1), as in the book, and are drawn by the caller.
+A scheme maps a layer's (n_in, n_out) to its fan; the weights are N(0, 1) draws divided by sqrt(fan). Biases
+are always N(0, 1), as in the book. Adding a scheme is one function here and one line in INITS: the config
+schema and the trainer take their list of names from INITS. Torch is imported only to draw.
 """
 
 import math
 from collections.abc import Callable
 
-import torch
-
-InitFn = Callable[[int, int, torch.Generator], torch.Tensor]
+Fan = Callable[[int, int], float]
 
 
-def standard(n_out: int, n_in: int, gen: torch.Generator) -> torch.Tensor:
+def standard(n_in: int, n_out: int) -> float:
     """The book's old approach: every weight N(0, 1)."""
-    return torch.randn(n_out, n_in, generator=gen, dtype=torch.float64)
+    return 1.0
 
 
-def scaled(n_out: int, n_in: int, gen: torch.Generator) -> torch.Tensor:
+def scaled(n_in: int, n_out: int) -> float:
     """The book's new approach: weights N(0, 1/n_in)."""
-    return torch.randn(n_out, n_in, generator=gen, dtype=torch.float64) / math.sqrt(n_in)
+    return n_in
 
 
-INITS: dict[str, InitFn] = {"standard": standard, "scaled": scaled}
+INITS: dict[str, Fan] = {"standard": standard, "scaled": scaled}
 
 
-def init_network(sizes: list[int], scheme: str, seed: int) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+def init_network(sizes: list[int], scheme: str, seed: int):
     """Weights and biases of one network, drawn in float64 from its own generator.
 
-    Drawing in float64 and casting afterwards gives the same network whatever
-    precision the run trains in.
+    Every scheme draws the same N(0, 1) numbers for a seed (scaled = standard / sqrt(n_in)), and drawing in
+    float64 and casting afterwards gives the same network whatever precision the run trains in.
     """
+    import torch
+
     gen = torch.Generator().manual_seed(seed)
     weights, biases = [], []
     for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-        weights.append(INITS[scheme](n_out, n_in, gen))
+        draw = torch.randn(n_out, n_in, generator=gen, dtype=torch.float64)
+        weights.append(draw / math.sqrt(INITS[scheme](n_in, n_out)))
         biases.append(torch.randn(n_out, generator=gen, dtype=torch.float64))
     return weights, biases

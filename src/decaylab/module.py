@@ -1,4 +1,4 @@
-"""The Lightning module that trains a job's K members in lockstep.
+"""The Lightning module that trains a job's K networks (its runs) in lockstep.
 
 One Lightning batch is a block of many mini-batches (Lightning's per-step
 hooks cost more than one mini-batch's arithmetic), applied with manual
@@ -14,51 +14,37 @@ import torch
 from torch.utils.data import DataLoader
 
 from decaylab import instrument
-from decaylab.data import Splits, subset
+from decaylab.datamodule import JobData
 from decaylab.inits import init_network
-from decaylab.job import Job
 from decaylab.network import Hyper, StepStats, pad_hidden, sgd_step, unpad
+from decaylab.spec import Job
 
 # Receives (epoch, names, values) with values a (K, len(names)) float64 tensor on the CPU.
 Recorder = Callable[[int, list[tuple[str, str]], torch.Tensor], None]
 
 
 class EnsembleModule(L.LightningModule):
-    def __init__(self, job: Job, splits: Splits, record: Recorder):
+    """The job's K networks and their step; the data comes prepared (datamodule.JobData)."""
+
+    def __init__(self, job: Job, data: JobData, record: Recorder):
         super().__init__()
         self.automatic_optimization = False
-        self.job, self.record = job, record
+        self.job, self.job_data, self.record = job, data, record
+        self.n, self.sizes, self.n_steps = data.n, data.sizes, data.n_steps
         dtype = getattr(torch, job.dtype)
-        train_x, train_y = subset(splits.train_x, splits.train_y, job.train_size, job.data_seed)
-        val_x, val_y = subset(splits.val_x, splits.val_y, job.validation_size, job.data_seed + 1)
-        test_x, test_y = subset(splits.test_x, splits.test_y, job.test_size, job.data_seed + 2)
-        self.n = len(train_x)
-        if job.m > self.n:
-            raise ValueError(f"m: {job.m} exceeds the training-set size n={self.n}")
-        self.sizes = [train_x.shape[1], *job.hidden, int(splits.train_y.max()) + 1]
-        self.n_steps = math.ceil(self.n / job.m)  # mini-batches per epoch, the last one possibly short
-        nets = [init_network(self.sizes, mb.init, mb.init_seed()) for mb in job.members]
+        nets = [init_network(self.sizes, run.init, run.init_seed()) for run in job.runs]
         layers = range(len(self.sizes) - 1)
         padded = pad_hidden([torch.stack([ws[i] for ws, _ in nets]).to(dtype) for i in layers],
                             [torch.stack([bs[i] for _, bs in nets]).to(dtype) for i in layers])
         for i, (w, b) in enumerate(zip(*padded)):
             self.register_buffer(f"w{i}", w)
             self.register_buffer(f"b{i}", b)
-        tensors = {
-            "train_x": train_x, "train_y": train_y, "val_x": val_x, "val_y": val_y,
-            "test_x": test_x, "test_y": test_y,
-        }
-        for key, arr in tensors.items():
-            t = torch.from_numpy(arr)
-            self.register_buffer(key, t.to(dtype) if t.is_floating_point() else t, persistent=False)
-        self.register_buffer("train_onehot", torch.nn.functional.one_hot(self.train_y, self.sizes[-1]).to(dtype),
-                             persistent=False)
-        self.register_buffer("dead", (self.train_x == 0).all(0), persistent=False)
-        self.register_buffer("eta", torch.tensor([mb.eta for mb in job.members], dtype=dtype), persistent=False)
-        self.register_buffer("lam", torch.tensor([mb.lam for mb in job.members], dtype=dtype), persistent=False)
-        self.predictions = instrument.shrink_predictions([mb.eta for mb in job.members], [mb.lam for mb in job.members],
-                                                         self.n, job.m)
-        self.shufflers = [torch.Generator().manual_seed(mb.shuffle_seed()) for mb in job.members]
+        for key, tensor in data.tensors.items():
+            self.register_buffer(key, tensor, persistent=False)
+        self.register_buffer("eta", torch.tensor([run.eta for run in job.runs], dtype=dtype), persistent=False)
+        self.register_buffer("lam", torch.tensor([run.lam for run in job.runs], dtype=dtype), persistent=False)
+        self.predictions = instrument.shrink_predictions([run.eta for run in job.runs], [run.lam for run in job.runs],
+                                                         self.n, job.shared.m)
 
     @property
     def padded(self) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
@@ -89,12 +75,7 @@ class EnsembleModule(L.LightningModule):
         self._emit(0, {**self.sizes_now, **self._evaluate()})
 
     def on_train_epoch_start(self):
-        perm = torch.stack([torch.randperm(self.n, generator=g) for g in self.shufflers]).to(self.device)
-        # One flat (K * m_b) index tensor per step: member k's examples are rows k*m_b .. (k+1)*m_b - 1.
-        k, m, full = len(self.job.members), self.job.m, self.n // self.job.m
-        self.step_indices = list(perm[:, : full * m].view(k, full, m).transpose(0, 1).reshape(full, k * m).unbind(0))
-        if self.n % m:
-            self.step_indices.append(perm[:, full * m :].reshape(-1))
+        self.step_indices = self.job_data.epoch_steps(self.device)
         weights = self.padded[0]
         self.start = [w.clone() for w in weights]
         measured = self.job.instrument and self.job.gradient  # a pure-decay control has no split to measure
@@ -102,7 +83,7 @@ class EnsembleModule(L.LightningModule):
 
     def training_step(self, block, batch_idx):
         weights, biases = self.padded
-        k = len(self.job.members)
+        k = len(self.job.runs)
         for idx in self.step_indices[block * self.job.block_steps : (block + 1) * self.job.block_steps]:
             # Gathered per step (small copies stay in cache); index_select is ~3x faster than x[idx] here.
             x = torch.index_select(self.train_x, 0, idx).view(k, -1, self.train_x.shape[1])

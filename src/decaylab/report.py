@@ -19,18 +19,6 @@ from decaylab.figures import FIGURES
 
 CLAIM_TITLES = {"1_early_decay_dominance": "Early-decay dominance", "2_decay_rate": "Decay rate",
                 "3_tail_off": "Tail-off size", "4_init_comparison": "Standard init + L2 against the scaled init"}
-CAPTIONS = {
-    "dominance": "Claim 1. Decay share of the change in |W|^2 (top) and decay/gradient displacement ratio "
-                 "(bottom) per epoch, by layer; mean and sd over seeds, log scale. Dotted: thresholds.",
-    "decay_rate": "Claim 2. Measured per-epoch -ln(shrink) of each layer's weight norm over the predicted "
-                  "eta*lam/m, by predicted rate; 1 (black) means the claim holds. Decay-dominated epochs apart.",
-    "tail_off": "Claim 3. Plateau weight RMS against the number of weights n_w (log-log), with 1/sqrt(n_w), "
-                "1/n_w and 1/sqrt(n_in) for reference.",
-    "init_comparison": "Claim 4. Weight RMS per layer (dotted: the scaled-init scale 1/sqrt(n_in)) and "
-                       "validation accuracy per epoch, standard against scaled init.",
-}
-
-
 def md_table(rows: list[dict], columns: list[str]) -> str:
     def cell(v):
         if isinstance(v, float) and math.isnan(v):
@@ -123,7 +111,7 @@ def write_report(claims: dict, run_jsons: list[str], out: Path, description: str
     parts += [f"- {r['run_dir']}" for r in claims["diverged_runs"]] or ["None."]
     parts += ["", "## Definitions", "", _definitions(t), "", "## Figures", ""]
     for name in FIGURES:
-        parts += [f"![{name}](figures/{name}.png)", "", CAPTIONS[name], ""]
+        parts += [f"![{name}](figures/{name}.png)", "", FIGURES[name], ""]
     write_text(out, "\n".join(parts))
 
 

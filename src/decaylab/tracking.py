@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import quote, urlparse
 
 from decaylab.errors import ExpectedError
-from decaylab.study import literal
+from decaylab.spec import literal
 
 DEFAULT_URI = "sqlite:///mlflow.db"
 UI_ADDRESS = "http://127.0.0.1:5000"  # where `mlflow ui` serves by default
@@ -120,8 +120,8 @@ def runs_address(experiment_id: str, study: str, ui: str = UI_ADDRESS) -> str:
     return f"{ui}/#/experiments/{experiment_id}/runs?workflowType=machine_learning&searchFilter={search}"
 
 
-class MemberRun:
-    """One member's MLflow run: params and tags at start, a metric batch per epoch, a final status."""
+class TrackedRun:
+    """One run's MLflow run: params and tags at start, a metric batch per epoch, a final status."""
 
     def __init__(self, client, experiment_id: str, name: str, params: dict, tags: dict):
         from mlflow.entities import Param

@@ -6,8 +6,6 @@ rule analyze:
         claims="reports/{study}/claims.json",
     log:
         "logs/{study}/analyze.log",
-    params:
-        cells=lambda w: [cell for cell in CELLS.values() if cell.book],
     conda:
         "../envs/decaylab.yaml"
     script:

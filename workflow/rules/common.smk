@@ -2,31 +2,30 @@ import json
 import re
 import sys
 
-from snakemake.utils import validate
-
+from decaylab.figures import FIGURES
 from decaylab.snake import failure_summary, summary_line
-from decaylab.study import ConfigError, cells, study_params, train_jobs, validate as validate_study
+from decaylab.spec import ConfigError, jobs, runs, study_params, validate
 
 try:
-    validate_study(config)  # names the bad key and the allowed values
+    config.update(validate(config))  # the schema's defaults filled in; names a bad key and the allowed values
 except ConfigError as exc:
     sys.exit(summary_line(exc))  # one line, before any job; no traceback
-validate(config, schema="../schemas/config.schema.yaml")
 
 STUDY = config["study"]
-CELLS = {cell.path: cell for cell in cells(config)}
-TRAIN_JOBS = train_jobs(list(CELLS.values()), config["members_per_job"])  # default set by the schema
-DATASETS = sorted({cell.dataset for cell in CELLS.values()})
+RUNS = runs(config)
+TRAIN_JOBS = jobs(RUNS, config["members_per_job"])
+DATASETS = sorted({run.dataset for run in RUNS})
 
 
 wildcard_constraints:
     study=re.escape(STUDY),
     dataset="|".join(re.escape(name) for name in DATASETS),
+    figure="|".join(FIGURES),
 
 
-def run_files(name):
-    """One file per grid point (cell x seed) of the study."""
-    return [f"{cell.run_dir(seed)}/{name}" for cell in CELLS.values() for seed in cell.seeds]
+def run_files(name, study_runs=RUNS):
+    """One file per run (grid point and seed)."""
+    return [f"{run.out}/{name}" for run in study_runs]
 
 
 def study_run():

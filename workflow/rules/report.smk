@@ -1,22 +1,18 @@
-from decaylab.figures import FIGURES
-
-
 rule figures:
     input:
         summary="results/{study}/summary.parquet",
     output:
-        png=[
-            report(
-                f"reports/{{study}}/figures/{name}.png",
-                caption=f"../report/{name}.rst",
-                category="Claims",
-                labels={"figure": name},
-            )
-            for name in FIGURES
-        ],
-        svg=[f"reports/{{study}}/figures/{name}.svg" for name in FIGURES],
+        png=report(
+            "reports/{study}/figures/{figure}.png",
+            caption="../report/figure.rst",
+            category="Claims",
+            labels={"figure": "{figure}"},
+        ),
+        svg="reports/{study}/figures/{figure}.svg",
     log:
-        "logs/{study}/figures.log",
+        "logs/{study}/figures/{figure}.log",
+    params:
+        caption=lambda wildcards: FIGURES[wildcards.figure],
     conda:
         "../envs/decaylab.yaml"
     script:
@@ -26,7 +22,7 @@ rule figures:
 rule report:
     input:
         claims="reports/{study}/claims.json",
-        figures=rules.figures.output.png,
+        figures=expand("reports/{{study}}/figures/{figure}.png", figure=FIGURES),
         runs=run_files("run.json"),
         table="results/{study}/runs.csv",
         tracking="results/{study}/mlflow.json",
@@ -41,7 +37,7 @@ rule report:
         "logs/{study}/report.log",
     params:
         description=config["studies"][STUDY].get("description", ""),
-        study_params=study_params(list(CELLS.values())),
+        study_params=study_params(RUNS),
     conda:
         "../envs/decaylab.yaml"
     script:

@@ -4,7 +4,7 @@ rule tracking_setup:
     log:
         f"logs/{STUDY}/tracking_setup.log",
     params:
-        experiment=config.get("experiment", "decaylab"),
+        experiment=config["experiment"],
         study=STUDY,
         results=lambda wildcards, output: os.path.dirname(output[0]),
     conda:
@@ -13,25 +13,25 @@ rule tracking_setup:
         "../scripts/tracking_setup.py"
 
 
-for job in TRAIN_JOBS:  # one rule per job: a job's outputs are one run folder per grid point
+for job in TRAIN_JOBS:  # one rule per job: a job's outputs are one run folder per run
 
     rule:
         name:
             job.name
         input:
-            data=f"results/data/{job.cells[0].dataset}.npz",
+            data=f"results/data/{job.shared.dataset}.npz",
             tracking=f"results/{STUDY}/mlflow.json",
         output:
-            runs=job.run_files("run.json"),
-            metrics=job.run_files("metrics.parquet"),
+            runs=run_files("run.json", job.runs),
+            metrics=run_files("metrics.parquet", job.runs),
         log:
             f"logs/{STUDY}/train/{job.name}.log",
         threads: 1
         resources:
-            gpu=config.get("gpus_per_job", 0),
+            gpu=config["gpus_per_job"],
         params:
-            cells=job.cells,
-            accelerator=config.get("accelerator", "auto"),
+            job=job,
+            accelerator=config["accelerator"],
         conda:
             "../envs/decaylab.yaml"
         script:

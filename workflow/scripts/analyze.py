@@ -1,5 +1,4 @@
 """Test the four claims on the study's runs and write reports/<study>/claims.json."""
-import dataclasses
 import json
 
 import pandas as pd
@@ -10,8 +9,6 @@ from decaylab.snake import log_to
 
 sm = snakemake  # noqa: F821
 with log_to(sm.log[0]):
-    cells = [{**dataclasses.asdict(c), "hidden": "-".join(map(str, c.hidden)), "n": c.n, "book": dict(c.book)}
-             for c in sm.params.cells]
-    claims = analyze(pd.read_parquet(sm.input.summary), pd.read_csv(sm.input.runs, dtype={"hidden": str}), cells,
+    claims = analyze(pd.read_parquet(sm.input.summary), pd.read_csv(sm.input.runs, dtype={"hidden": str}),
                      sm.wildcards.study)
     write_text(sm.output.claims, json.dumps(claims, indent=2, default=str) + "\n")

@@ -1,4 +1,4 @@
-"""Config validation (every bad value named before any job runs) and grid expansion."""
+"""The run spec: config validation (every bad value named before any job runs), runs and their packing into jobs."""
 
 import copy
 import shutil
@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from decaylab.data import SOURCES, load_synthetic
 from decaylab.inits import INITS
-from decaylab.study import INIT_NAMES, ConfigError, cells, fmt, load_config, train_jobs, validate
+from decaylab.spec import SCHEMA, ConfigError, cells, defaults, fmt, jobs, load_config, runs, schema, validate
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
@@ -29,10 +30,11 @@ def arm(config, study="smoke", name="main") -> dict:
 
 BAD = {
     "unknown study": (lambda c: c.update(study="nope"), r"study: 'nope' is not one of \['book', 'grid'"),
-    "unknown init": (lambda c: arm(c).update(init=["xavier"]), r"arms/main/init: 'xavier' is not one of"),
-    "unknown dataset": (lambda c: c.update(dataset="cifar"), r"dataset: 'cifar' is not one of"),
-    "negative lambda": (lambda c: arm(c).update(lam=[-1]), r"arms/main/lam: \[-1\] must all be finite and >= 0"),
-    "zero eta": (lambda c: arm(c).update(eta=[0]), r"arms/main/eta: \[0\] must all be finite and > 0"),
+    "unknown init": (lambda c: arm(c).update(init=["xavier"]),
+                     r"arms/main/init/0: 'xavier' is not one of \['standard', 'scaled'"),
+    "unknown dataset": (lambda c: c.update(dataset="cifar"), r"key dataset: 'cifar' is not one of \[None, 'mnist'"),
+    "negative lambda": (lambda c: arm(c).update(lam=[-1]), r"arms/main/lam/0: -1 is less than the minimum of 0"),
+    "zero eta": (lambda c: arm(c).update(eta=[0]), r"arms/main/eta/0: 0 is less than or equal to the minimum of 0"),
     "m below 1": (lambda c: c["studies"]["smoke"]["defaults"].update(m=0), r"defaults/m: 0 is less than"),
     "m above n": (lambda c: arm(c).update(m=601), r"arms/main/m: 601 exceeds the training-set size n=600"),
     "epochs below 1": (lambda c: arm(c).update(epochs=0), r"arms/main/epochs: 0 is less than the minimum of 1"),
@@ -42,7 +44,8 @@ BAD = {
     "width 0": (lambda c: arm(c).update(hidden=[[0]]), r"arms/main/hidden/0/0: 0 is less than the minimum of 1"),
     "unknown key": (lambda c: arm(c).update(lamda=[1]), r"arms/main: Additional properties .*'lamda'"),
     "decay factor <= 0": (lambda c: arm(c).update(lam=[1200]), r"arms/main/lam: eta \* lam must stay below n=600"),
-    "train_size too big": (lambda c: arm(c).update(train_size=10**6), r"train_size: 1000000 exceeds the 600"),
+    "train_size too big": (lambda c: arm(c).update(train_size=10**6),
+                           r"train_size: 1000000 exceeds the 600 examples of synthetic's split"),
     # names become folders, MLflow names and search filters: nothing that leaves results/ or breaks a filter
     "study outside": (lambda c: c.update(study="../../evil"), r"key study: '../../evil' does not match .*no '/'"),
     "study key outside": (lambda c: c["studies"].update({"../x": c["studies"]["smoke"]}),
@@ -51,6 +54,8 @@ BAD = {
                     r"key studies/smoke/arms: '../../../../../tmp/X' does not match"),
     "experiment outside": (lambda c: c.update(experiment="../../EVILEXP"), r"key experiment: '../../EVILEXP' does"),
     "hidden name": (lambda c: c.update(experiment=".hidden"), r"key experiment: '.hidden' does not match"),
+    "infinite lambda": (lambda c: arm(c).update(lam=[float("inf")]), r"arms/main/lam: \[inf\] must all be finite"),
+    "duplicate seeds": (lambda c: c["studies"]["smoke"].update(seeds=[0, 0]), r"smoke/seeds: \[0, 0\] has non-unique"),
     "quote in a name": (lambda c: c["studies"].update({"it's": c["studies"]["smoke"]}), r"key studies: \"it's\" does"),
 }
 
@@ -63,18 +68,18 @@ def test_bad_config_is_rejected_naming_the_key(case):
 
 
 def test_shipped_config_is_valid_and_grid_sizes_are_as_documented():
-    validate(CONFIG)
-    grid = cells(CONFIG, "grid")
-    assert len(grid) == 24 and sum(len(c.seeds) for c in grid) == 72
-    assert {c.n for c in grid} == {50_000} and {c.epochs for c in grid} == {30}
-    widths = cells(CONFIG, "widths")
-    assert {c.hidden for c in widths} == {(10,), (30,), (100,), (300,), (100, 100)}
-    for c in widths:  # every arm trains long enough to reach its plateau
-        assert c.epochs * c.eta * c.lam / c.m >= 10
+    config = validate(CONFIG)
+    grid = runs(config, "grid")
+    assert len(cells(grid)) == 24 and len(grid) == 72
+    assert {r.n for r in grid} == {50_000} and {r.epochs for r in grid} == {30}
+    widths = runs(config, "widths")
+    assert {r.hidden for r in widths} == {(10,), (30,), (100,), (300,), (100, 100)}
+    for r in widths:  # every arm trains long enough to reach its plateau
+        assert r.epochs * r.eta * r.lam / r.m >= 10
 
 
 def test_book_presets_are_the_books_configurations():
-    book = {(c.arm, c.init, c.lam, c.eta, c.hidden, c.n, c.epochs) for c in cells(CONFIG, "book")}
+    book = {(r.arm, r.init, r.lam, r.eta, r.hidden, r.n, r.epochs) for r in runs(validate(CONFIG), "book")}
     assert ("small-l2", "standard", 0.1, 0.5, (30,), 1000, 400) in book
     assert ("small-noreg", "standard", 0.0, 0.5, (30,), 1000, 400) in book
     assert ("full-l2", "standard", 5.0, 0.5, (30,), 50_000, 30) in book
@@ -83,20 +88,37 @@ def test_book_presets_are_the_books_configurations():
         for init in ("standard", "scaled"):
             assert (f"init-h{h}", init, 5.0, 0.1, (h,), 50_000, 30) in book
     assert ("wide", "standard", 5.0, 0.5, (100,), 50_000, 30) in book
-    assert all(c.m == 10 for c in cells(CONFIG, "book"))
+    assert all(r.m == 10 for r in runs(validate(CONFIG), "book"))
 
 
 def test_paths_are_literal_and_deterministic():
     assert [fmt(5.0), fmt(0.1), fmt(50), fmt(2.0), fmt(0.5)] == ["5", "0.1", "50", "2", "0.5"]
-    cell = cells(CONFIG, "grid")[0]
-    assert cell.run_dir(0) == "results/grid/runs/main/init~standard/lam~0/eta~0.1/hidden~30/seed~0"
-    assert [c.path for c in cells(CONFIG, "grid")] == [c.path for c in cells(CONFIG, "grid")]
+    grid = runs(validate(CONFIG), "grid")
+    assert grid[0].out == "results/grid/runs/main/init~standard/lam~0/eta~0.1/hidden~30/seed~0"
+    assert grid[0].cell == "main/init~standard/lam~0/eta~0.1/hidden~30"
+    assert [r.out for r in grid] == [r.out for r in runs(validate(CONFIG), "grid")]
 
 
-def test_dataset_override_and_init_registry_agree():
+def test_dataset_override_reaches_every_run():
     config = load_config(ROOT / "config" / "config.yaml", {"study": "book", "dataset": "fashion-mnist"})
-    assert {c.dataset for c in cells(config)} == {"fashion-mnist"}
-    assert sorted(INIT_NAMES) == sorted(INITS)
+    assert {r.dataset for r in runs(config)} == {"fashion-mnist"}
+
+
+def test_enumerations_and_defaults_are_written_once():
+    """The schema's lists of datasets and init schemes come from their registries; every setting has a
+    default in the schema, and nothing else in the config restates one."""
+    settings = schema()["definitions"]["settings"]["properties"]
+    assert settings["dataset"]["enum"] == list(SOURCES) and settings["init"]["items"]["enum"] == list(INITS)
+    raw = yaml.safe_load(SCHEMA.read_text())["definitions"]["settings"]["properties"]
+    assert "enum" not in raw["dataset"] and "enum" not in raw["init"]["items"]  # never written by hand
+    assert set(defaults(schema()["definitions"]["settings"])) == set(settings)
+    top = defaults(schema())
+    assert not {key: v for key, v in CONFIG.items() if key in top and top[key] == v}, "restates a default"
+
+
+def test_dataset_sizes_are_the_loaders_sizes():
+    splits = load_synthetic(None)
+    assert SOURCES["synthetic"].sizes == (len(splits.train_x), len(splits.val_x), len(splits.test_x))
 
 
 def test_snakemake_rejects_bad_config_before_any_job(tmp_path):
@@ -104,21 +126,22 @@ def test_snakemake_rejects_bad_config_before_any_job(tmp_path):
                              "dataset=cifar"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     output = result.stdout + result.stderr
     assert result.returncode != 0 and "localrule" not in output and "Traceback" not in output
-    assert "decaylab: config key studies/smoke/arms/main/dataset: 'cifar' is not one of" in output
+    assert "decaylab: config key dataset: 'cifar' is not one of [None, 'mnist'" in output
     assert len(output.strip().splitlines()) <= 5, output
 
 
-def test_cells_pack_into_jobs_without_splitting_seeds():
-    grid = cells(CONFIG, "grid")
-    assert [len(j.cells) for j in train_jobs(grid)] == [1] * 24
-    packed = train_jobs(grid, members_per_job=16)
-    assert len(packed) == 5 and max(sum(len(c.seeds) for c in j.cells) for j in packed) == 15
-    assert sorted(c.path for j in packed for c in j.cells) == sorted(c.path for c in grid)
-    widths = train_jobs(cells(CONFIG, "widths"), members_per_job=64)
-    for job in widths:  # only cells of one shape and length share a job
-        assert len({(c.hidden, c.epochs) for c in job.cells}) == 1
-    files = packed[0].run_files("run.json")
-    assert len(files) == len(set(files)) == 15 and files[0].endswith("seed~0/run.json")
+def test_runs_pack_into_jobs_without_splitting_seeds():
+    grid = runs(validate(CONFIG), "grid")
+    assert [len(j.runs) for j in jobs(grid)] == [3] * 24
+    packed = jobs(grid, members_per_job=16)
+    assert len(packed) == 5 and max(len(j.runs) for j in packed) == 15
+    assert sorted(r.out for j in packed for r in j.runs) == sorted(r.out for r in grid)
+    for job in packed:  # a cell's seeds stay together
+        for cell_runs in cells(list(job.runs)).values():
+            assert len(cell_runs) == 3
+    widths = jobs(runs(validate(CONFIG), "widths"), members_per_job=64)
+    for job in widths:  # only runs of one shape and length share a job
+        assert len({(r.hidden, r.epochs) for r in job.runs}) == 1
 
 
 EVIL_STUDY = {"seeds": [0], "defaults": {"dataset": "synthetic", "epochs": 1}, "arms": {"main": {"lam": [1]}}}

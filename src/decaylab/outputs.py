@@ -1,0 +1,90 @@
+"""A run's folder: metrics.parquet (one row per epoch x layer x metric), then run.json, each written atomically.
+
+run.json is the completion marker: the run's record (spec.Run.record, read by aggregate and analyze), the
+config that determines its numbers, its final figures and its provenance.
+"""
+
+import json
+import math
+import subprocess
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+
+from decaylab.atomic import atomic_path, write_text
+from decaylab.errors import ExpectedError
+from decaylab.spec import Job, Run, config_hash
+
+
+class OutputError(ExpectedError):
+    """A run folder cannot be written (disk full, no permission)."""
+
+
+def check_writable(folder: Path) -> None:
+    """Fail before training, not after it, when a run folder cannot be written."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        write_text(folder / ".write-check", "ok")
+        (folder / ".write-check").unlink()
+    except OSError as exc:
+        raise OutputError(f"cannot write to {folder}: {exc.strerror or exc}; free space or pick another folder. "
+                          "Nothing was trained.") from exc
+
+
+def git_commit() -> str | None:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
+                              cwd=Path(__file__).parent).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+class RunRecords:
+    """Collects one run's tidy metric rows and mirrors each epoch to its MLflow run."""
+
+    def __init__(self, run: Run, tracked):
+        self.run, self.tracked, self.rows = run, tracked, []
+        self.diverged_epoch: int | None = None
+
+    def add(self, epoch: int, names, values: np.ndarray) -> None:
+        self.rows.extend((epoch, layer, metric, float(v)) for (layer, metric), v in zip(names, values))
+        if self.diverged_epoch is None and not np.isfinite(values).all():
+            self.diverged_epoch = epoch
+        self.tracked.log_epoch(epoch, {f"{layer}/{metric}": float(v) if math.isfinite(v) else float("nan")
+                                       for (layer, metric), v in zip(names, values)})
+
+    def final(self) -> dict[str, float]:
+        last = max(r[0] for r in self.rows)
+        return {f"{layer}/{metric}": v for epoch, layer, metric, v in self.rows if epoch == last}
+
+
+def write_outputs(job: Job, rec: RunRecords, sizes: list[int], device: str, commit: str | None,
+                  timing: dict) -> dict:
+    """metrics.parquet, then run.json (the completion marker), each atomic; then the MLflow run ends FINISHED."""
+    import pandas as pd
+
+    out = Path(rec.run.out)
+    table = pd.DataFrame(rec.rows, columns=["epoch", "layer", "metric", "value"])
+    try:
+        with atomic_path(out / "metrics.parquet") as tmp:
+            table.to_parquet(tmp, index=False)
+    except OSError as exc:
+        raise OutputError(f"cannot write {out / 'metrics.parquet'}: {exc}; nothing half-written was left.") from exc
+    config = job.run_config(rec.run)
+    summary = {
+        "run": rec.run.record(), "config": config, "sizes": sizes, "final": rec.final(),
+        "diverged": rec.diverged_epoch is not None, "diverged_epoch": rec.diverged_epoch, **timing,
+        "members_in_job": len(job.runs), "device": device,
+        "versions": {p: version(p) for p in ("torch", "lightning", "mlflow", "numpy", "pandas")},
+        "git_commit": commit, "config_hash": config_hash(config),
+        "mlflow_run_id": rec.tracked.run_id, "mlflow_experiment": job.experiment,
+    }
+    rec.tracked.log_artifact(out / "metrics.parquet")
+    try:
+        write_text(out / "run.json", json.dumps(summary, indent=2, allow_nan=True) + "\n")
+    except OSError as exc:
+        raise OutputError(f"cannot write {out / 'run.json'}: {exc}; nothing half-written was left.") from exc
+    rec.tracked.log_artifact(out / "run.json")
+    rec.tracked.finish("FINISHED", tags={"decaylab.diverged": str(summary["diverged"]).lower()})
+    return summary

@@ -1,0 +1,296 @@
+"""The run spec: config -> runs -> jobs, validated once where it enters. Torch-free (Snakemake imports it).
+
+A study has arms (sub-grids with their own settings); an arm is the product of its AXES and the study's
+seeds. A run is one network, one grid point and seed, written to one folder:
+    results/<study>/runs/<arm>/init~<init>/lam~<lam>/eta~<eta>/hidden~<h>/seed~<s>/
+A job trains runs that share the SHARED settings as one ensemble. The config is checked against the schema
+(workflow/schemas/config.schema.yaml: every key, its default; enumerations filled in from the registries
+that define them) and the meaning checks below; a job file given to the trainer goes through the same checks.
+"""
+
+import hashlib
+import itertools
+import json
+import math
+from dataclasses import asdict, dataclass, fields, replace
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from decaylab.data import SOURCES
+from decaylab.errors import ExpectedError
+from decaylab.inits import INITS
+
+SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+AXES = ("init", "lam", "eta", "hidden")  # settings an arm gives as lists; its runs are their product
+SHARED = ("dataset", "hidden", "m", "epochs", "train_size", "validation_size", "test_size")  # one job's runs share
+
+
+class ConfigError(ExpectedError, ValueError):
+    """The configuration or a job file is invalid; the message names the key and the allowed values."""
+
+
+def fmt(x: float) -> str:
+    """A number as written in paths: literal, no float noise (5.0 -> '5', 0.1 -> '0.1')."""
+    return str(int(x)) if float(x).is_integer() else repr(float(x))
+
+
+def literal(value) -> str:
+    """A setting as a user types it (paths, MLflow params): 5 not 5.0, 0.1, a width list as 100-100."""
+    if isinstance(value, float):
+        return fmt(value)
+    if isinstance(value, (list, tuple)):
+        return "-".join(map(literal, value))
+    return str(value)
+
+
+@cache
+def schema() -> dict:
+    """The config schema, its enumerations (datasets, init schemes) filled in from their registries."""
+    loaded = yaml.safe_load(SCHEMA.read_text())
+    settings = loaded["definitions"]["settings"]["properties"]
+    settings["dataset"]["enum"] = list(SOURCES)
+    loaded["properties"]["dataset"]["enum"] = [None, *SOURCES]
+    settings["init"]["items"]["enum"] = list(INITS)
+    return loaded
+
+
+def defaults(definition: dict) -> dict:
+    """The `default` of each property of a schema object."""
+    return {key: prop["default"] for key, prop in definition["properties"].items() if "default" in prop}
+
+
+def _schema_check(value, definition: dict, where: str) -> None:
+    import jsonschema
+
+    try:
+        jsonschema.validate(value, {**definition, "definitions": schema()["definitions"]})
+    except jsonschema.ValidationError as exc:
+        path = "/".join([where, *map(str, exc.absolute_path)]).strip("/") or "(top level)"
+        hint = f" ({exc.schema['description']})" if exc.validator == "pattern" and "description" in exc.schema else ""
+        raise ConfigError(f"config key {path}: {exc.message}{hint}") from None
+
+
+def _check_meaning(settings: dict, where: str) -> None:
+    """What the schema cannot say: finite rates, sizes within the dataset, a positive decay factor."""
+    def bad(key, message):
+        raise ConfigError(f"config key {where}/{key}: {message}")
+
+    if any(not math.isfinite(v) for v in settings["lam"]):
+        bad("lam", f"{settings['lam']} must all be finite")
+    if any(not math.isfinite(v) for v in settings["eta"]):
+        bad("eta", f"{settings['eta']} must all be finite")
+    dataset = settings["dataset"]
+    for key, available in zip(("train_size", "validation_size", "test_size"), SOURCES[dataset].sizes):
+        if settings[key] is not None and settings[key] > available:
+            bad(key, f"{settings[key]} exceeds the {available} examples of {dataset}'s split")
+    n = settings["train_size"] or SOURCES[dataset].sizes[0]
+    if settings["m"] > n:
+        bad("m", f"{settings['m']} exceeds the training-set size n={n} (allowed: 1..{n})")
+    if max(settings["eta"]) * max(settings["lam"]) >= n:
+        bad("lam", f"eta * lam must stay below n={n}, or the decay factor 1 - eta*lam/n is not positive "
+                   f"(eta up to {max(settings['eta'])}, lam up to {max(settings['lam'])})")
+
+
+def check_settings(settings: dict, where: str) -> dict:
+    """An arm's settings (missing keys take the schema's defaults) through the schema and the meaning checks."""
+    definition = schema()["definitions"]["settings"]
+    _schema_check(settings, definition, where)
+    full = {**defaults(definition), **settings}
+    _check_meaning(full, where)
+    return full
+
+
+def validate(config: dict) -> dict:
+    """The config with its defaults filled in; ConfigError naming the key and the allowed values."""
+    _schema_check(config, schema(), "")
+    config = {**defaults(schema()), **config}
+    if config["study"] not in config["studies"]:
+        raise ConfigError(f"config key study: {config['study']!r} is not one of {sorted(config['studies'])}")
+    for name in config["studies"]:
+        runs(config, name)
+    return config
+
+
+def load_config(path: str | Path, overrides: dict | None = None) -> dict:
+    config = yaml.safe_load(Path(path).read_text())
+    config.update(overrides or {})
+    return validate(config)
+
+
+@dataclass(frozen=True)
+class Run:
+    """One network: everything that determines its numbers, and where it is written and shown."""
+
+    dataset: str
+    hidden: tuple[int, ...]
+    m: int
+    epochs: int
+    train_size: int | None
+    validation_size: int | None
+    test_size: int | None
+    init: str
+    lam: float
+    eta: float
+    seed: int
+    out: str
+    study: str = ""
+    arm: str = ""
+    book: tuple = ()  # the book's reported figure for this arm, as sorted (key, value) pairs
+
+    @property
+    def n(self) -> int:
+        """Training-set size."""
+        return self.train_size or SOURCES[self.dataset].sizes[0]
+
+    @property
+    def cell(self) -> str:
+        """The grid point without its seed, as a path: <arm>/init~<init>/lam~<lam>/eta~<eta>/hidden~<h>."""
+        axes = "/".join(f"{axis}~{literal(getattr(self, axis))}" for axis in AXES)
+        return f"{self.arm}/{axes}"
+
+    def init_seed(self) -> int:
+        return int(np.random.SeedSequence([self.seed, 0]).generate_state(1)[0])
+
+    def shuffle_seed(self) -> int:
+        """Cells with the same seed share their init draws and their data order."""
+        return int(np.random.SeedSequence([self.seed, 1]).generate_state(1)[0])
+
+    def settings(self) -> dict:
+        """The settings as an arm would give them (axes as one-value lists), for the config checks."""
+        own = {key: getattr(self, key) for key in defaults(schema()["definitions"]["settings"]) if hasattr(self, key)}
+        return {**own, **{axis: [list(self.hidden) if axis == "hidden" else getattr(self, axis)] for axis in AXES},
+                "book": dict(self.book)}
+
+    def record(self) -> dict:
+        """The run's record in run.json, read by aggregate and analyze: settings, cell, n, the book's figure."""
+        return {**{f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("out", "book")},
+                "hidden": list(self.hidden), "cell": self.cell, "n": self.n, "book": dict(self.book)}
+
+    def label(self, with_seed: bool = False) -> str:
+        """The run as the MLflow UI shows it: `standard s=1 λ=5 η=0.5 h=30 · main` (the cell without s=)."""
+        seed = f"s={self.seed} " if with_seed else ""
+        name = f"{self.init} {seed}λ={literal(self.lam)} η={literal(self.eta)} h={literal(self.hidden)}"
+        return f"{name} · {self.arm}" if self.arm else name
+
+
+def runs(config: dict, study: str | None = None, root: str = "results") -> list[Run]:
+    """Every run of a study (default: the configured one) in a stable order; each arm checked."""
+    study = study or config["study"]
+    spec = config["studies"][study]
+    out = []
+    for arm, own in spec["arms"].items():
+        given = {**spec.get("defaults", {}), **own}
+        if config.get("dataset"):
+            given["dataset"] = config["dataset"]
+        s = check_settings(given, f"studies/{study}/arms/{arm}")
+        scalars = {key: s[key] for key in SHARED if key not in AXES}
+        for init, lam, eta, hidden, seed in itertools.product(*(s[a] for a in AXES), spec["seeds"]):
+            run = Run(**scalars, hidden=tuple(hidden), init=init, lam=float(lam), eta=float(eta), seed=seed,
+                      out="", study=study, arm=arm, book=tuple(sorted(s["book"].items())))
+            out.append(replace(run, out=f"{root}/{study}/runs/{run.cell}/seed~{seed}"))
+    folders = [r.out for r in out]
+    repeated = sorted({f for f in folders if folders.count(f) > 1})
+    if repeated:
+        raise ConfigError(f"config key studies/{study}: grid cells repeat: {repeated}")
+    return out
+
+
+def cells(study_runs: list[Run]) -> dict[str, list[Run]]:
+    """The study's runs by grid cell (a cell's runs differ in their seed only)."""
+    out: dict[str, list[Run]] = {}
+    for run in study_runs:
+        out.setdefault(run.cell, []).append(run)
+    return out
+
+
+def study_params(study_runs: list[Run]) -> dict[str, str]:
+    """The study's setting as MLflow params: each setting with the values it takes, as written in the config."""
+    def values(key):
+        return ", ".join(map(literal, dict.fromkeys(getattr(r, key) for r in study_runs)))
+
+    return {"study": study_runs[0].study, "dataset": values("dataset"), "arms": values("arm"),
+            "init": values("init"), "lam": values("lam"), "eta": values("eta"), "hidden": values("hidden"),
+            "n": values("n"), "m": values("m"), "epochs": values("epochs"), "seeds": values("seed")}
+
+
+@dataclass(frozen=True)
+class Job:
+    """Runs trained as one ensemble (they share every SHARED setting), and how to train them."""
+
+    runs: tuple[Run, ...]
+    name: str = "job"
+    data_file: str | None = None
+    data_seed: int = 0
+    probe_size: int = 1000
+    dtype: str = "float32"
+    instrument: bool = True
+    gradient: bool = True  # False: a pure-decay control, weights follow the decay part alone
+    accelerator: str = "auto"
+    threads: int = 1
+    block_steps: int = 500
+    experiment: str = "decaylab"
+    parent_run_id: str | None = None
+
+    def __post_init__(self):
+        if not self.runs:
+            raise ConfigError("job: at least one run is needed")
+        differ = [key for key in SHARED if len({getattr(r, key) for r in self.runs}) > 1]
+        if differ:
+            raise ConfigError(f"job {self.name}: its runs must share {differ} to train as one ensemble")
+        if self.dtype not in ("float32", "float64"):
+            raise ConfigError(f"job {self.name}: dtype {self.dtype!r} is not float32 or float64")
+
+    @property
+    def shared(self) -> Run:
+        """Read the settings every run of the job shares (dataset, hidden, m, epochs, sizes) from here."""
+        return self.runs[0]
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> "Job":
+        """A job file's contents, every run through the config checks."""
+        known = {f.name for f in fields(cls)}
+        if unknown := set(raw) - known:
+            raise ConfigError(f"job file: unknown keys {sorted(unknown)}; known: {sorted(known)}")
+        run_keys = {f.name for f in fields(Run)}
+        runs = []
+        for i, given in enumerate(raw.get("runs", ())):
+            if unknown := set(given) - run_keys:
+                raise ConfigError(f"job file runs/{i}: unknown keys {sorted(unknown)}; known: {sorted(run_keys)}")
+            run = Run(**{**given, "hidden": tuple(given.get("hidden", ())), "book": tuple(given.get("book", ()))})
+            check_settings(run.settings(), f"job file runs/{i}")
+            runs.append(run)
+        return cls(**{**raw, "runs": tuple(runs)})
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def run_config(self, run: Run) -> dict:
+        """Everything that determines one run's numbers (not where it is written or tracked)."""
+        numbers = {"data_seed": self.data_seed, "probe_size": self.probe_size, "dtype": self.dtype,
+                   "gradient": self.gradient}
+        own = {f.name: getattr(run, f.name) for f in fields(run) if f.name not in ("out", "arm", "book")}
+        return {**own, **numbers, "hidden": list(run.hidden)}
+
+
+def jobs(study_runs: list[Run], members_per_job: int = 0) -> list[Job]:
+    """Pack runs into jobs of at most members_per_job runs (0: one cell, i.e. its seeds, per job).
+
+    A cell's seeds are never split; only cells that share every SHARED setting are packed together.
+    """
+    groups: dict[tuple, list[list[Run]]] = {}
+    for cell_runs in cells(study_runs).values():
+        groups.setdefault(tuple(getattr(cell_runs[0], key) for key in SHARED), []).append(cell_runs)
+    out = []
+    for group in groups.values():
+        per_job = max(1, members_per_job // len(group[0])) if members_per_job else 1
+        for lo in range(0, len(group), per_job):
+            packed = tuple(run for cell_runs in group[lo : lo + per_job] for run in cell_runs)
+            out.append(Job(packed, name=f"train_{len(out):03d}"))
+    return out
+
+
+def config_hash(config: dict) -> str:
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
