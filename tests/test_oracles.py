@@ -91,7 +91,7 @@ def test_epoch_0_is_evaluated_on_the_initial_networks(tmp_path, synthetic):
     rec = Collect()
     fit_ensemble(make_job(tmp_path, MEMBERS, epochs=1), synthetic, rec)
     for k, mb in enumerate(MEMBERS):
-        w, b = init_network([64, 16, 10], mb.init, mb.init_seed())
+        w, b = init_network([64, 16, 10], mb)
         cost, _, acc = _numpy_eval([x.numpy() for x in w], [x.numpy() for x in b], synthetic.test_x, synthetic.test_y,
                                    mb.lam)
         assert rec.epochs[0]["net", "cost_test"][k] == pytest.approx(cost, rel=1e-12)
@@ -178,7 +178,7 @@ def test_whole_runs_match_the_books_loop_over_several_epochs(tmp_path, synthetic
     module, epochs, orders = _fit_recording_order(job, synthetic, monkeypatch)
     for k, mb in enumerate(members):
         f = 1 - mb.eta * mb.lam / 600
-        w0, b0 = init_network([64, 16, 12, 10], mb.init, mb.init_seed())
+        w0, b0 = init_network([64, 16, 12, 10], mb)
         start = [a.numpy() for a in w0]
         history = book_sgd(start, [a.numpy() for a in b0], synthetic.train_x, synthetic.train_y,
                            [epoch[k] for epoch in orders], mb.eta, mb.lam, 7)

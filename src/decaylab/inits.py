@@ -24,15 +24,16 @@ def scaled(n_in: int, n_out: int) -> float:
 INITS: dict[str, Fan] = {"standard": standard, "scaled": scaled}
 
 
-def init_network(sizes: list[int], scheme: str, seed: int):
-    """Weights and biases of one network, drawn in float64 from its own generator.
+def init_network(sizes: list[int], run):
+    """A run's initial weights and biases (its `init` scheme), drawn in float64 from the run's own generator.
 
     Every scheme draws the same N(0, 1) numbers for a seed (scaled = standard / sqrt(n_in)), and drawing in
     float64 and casting afterwards gives the same network whatever precision the run trains in.
     """
     import torch
 
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator().manual_seed(run.init_seed())
+    scheme = run.init
     weights, biases = [], []
     for n_in, n_out in zip(sizes[:-1], sizes[1:]):
         draw = torch.randn(n_out, n_in, generator=gen, dtype=torch.float64)

@@ -32,7 +32,7 @@ class EnsembleModule(L.LightningModule):
         self.job, self.job_data, self.record = job, data, record
         self.n, self.sizes, self.n_steps = data.n, data.sizes, data.n_steps
         dtype = getattr(torch, job.dtype)
-        nets = [init_network(self.sizes, run.init, run.init_seed()) for run in job.runs]
+        nets = [init_network(self.sizes, run) for run in job.runs]
         layers = range(len(self.sizes) - 1)
         padded = pad_hidden([torch.stack([ws[i] for ws, _ in nets]).to(dtype) for i in layers],
                             [torch.stack([bs[i] for _, bs in nets]).to(dtype) for i in layers])
