@@ -2,6 +2,7 @@
 
 import math
 
+import pytest
 import torch
 from conftest import make_run
 
@@ -180,3 +181,18 @@ def test_forward_shared_input_broadcasts_over_members():
     torch.testing.assert_close(output_logits(weights, biases, per_member), zs[-1], rtol=0, atol=1e-14)
     padded = pad_hidden(weights, biases)
     torch.testing.assert_close(output_logits(*padded, x), zs[-1], rtol=0, atol=1e-14)
+
+
+@pytest.mark.parametrize("scheme,variance", [("standard", lambda n_in, n_out: 1.0),
+                                             ("scaled", lambda n_in, n_out: 1 / n_in),
+                                             ("glorot", lambda n_in, n_out: 2 / (n_in + n_out)),
+                                             ("he", lambda n_in, n_out: 2 / n_in)])
+def test_each_scheme_scales_the_same_normal_draws_to_its_variance(scheme, variance):
+    """A seed draws the same N(0, 1) numbers in every scheme; each scheme only sets their variance."""
+    sizes = [1000, 800, 10]
+    (w, b), (w0, b0) = init_network(sizes, make_run(scheme)), init_network(sizes, make_run("standard"))
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        sd = math.sqrt(variance(n_in, n_out))
+        torch.testing.assert_close(w[i], w0[i] * sd, rtol=1e-15, atol=0)
+        assert abs(w[i].std().item() / sd - 1) < 0.03
+        assert torch.equal(b[i], b0[i])

@@ -21,7 +21,17 @@ def scaled(n_in: int, n_out: int) -> float:
     return n_in
 
 
-INITS: dict[str, Fan] = {"standard": standard, "scaled": scaled}
+def glorot(n_in: int, n_out: int) -> float:
+    """Glorot and Bengio (2010), normal form: weights N(0, 2/(n_in + n_out))."""
+    return (n_in + n_out) / 2
+
+
+def he(n_in: int, n_out: int) -> float:
+    """He et al. (2015): weights N(0, 2/n_in)."""
+    return n_in / 2
+
+
+INITS: dict[str, Fan] = {"standard": standard, "scaled": scaled, "glorot": glorot, "he": he}
 
 
 def init_network(sizes: list[int], run):
