@@ -13,6 +13,8 @@ from decaylab.spec import Run
 CELLS = [("standard", 5.0, 0.5), ("scaled", 5.0, 0.5), ("standard", 0.0, 2.0)]
 SEEDS = (0, 1)
 EPOCHS = range(3)
+RECORD_KEYS = list(Run(dataset="synthetic", hidden=(30,), m=10, epochs=2, train_size=None, validation_size=None,
+                       test_size=None, init="standard", lam=0.0, eta=0.5, seed=0, out="x").record())
 LAYERS = {"W1": ("rms", "shrink"), "W2": ("rms", "shrink"),
           "net": ("acc_validation", "acc_test", "acc_train", "cost_test")}
 
@@ -58,19 +60,17 @@ def test_every_run_seed_layer_and_epoch_is_aggregated_once(tmp_path):
     assert pd.read_parquet(tmp_path / "summary.parquet").equals(table)
     run_info = {"study": "s", "arm": "main", "hidden": "30", "dataset": "synthetic", "n": 600, "m": 10,
                 "epochs": 2, "sizes": "64-30-10", "n_w": 64 * 30 + 30 * 10, "diverged": False}
-    assert list(table.columns) == [
-        "epoch", "layer", "metric", "value", "study", "arm", "init", "lam", "eta", "hidden", "seed", "dataset", "n",
-        "m", "epochs", "train_size", "validation_size", "test_size", "sizes", "n_w", "diverged", "n_in"]
+    record = [key for key in RECORD_KEYS if key not in ("cell", "book")]  # every setting of the run's record
+    assert list(table.columns) == ["epoch", "layer", "metric", "value", *record, "sizes", "n_w", "diverged", "n_in"]
     assert table.groupby("layer").n_in.first().dropna().to_dict() == {"W1": 64, "W2": 30}
     assert table[table.layer == "net"].n_in.isna().all()
     for key, expected in run_info.items():
         assert table[key].tolist() == [expected] * len(table), key
     runs = pd.read_csv(tmp_path / "runs.csv", dtype={"hidden": str})
     assert list(runs.columns) == [
-        "study", "arm", "init", "lam", "eta", "hidden", "seed", "dataset", "n", "m", "epochs", "train_size",
-        "validation_size", "test_size", "sizes", "n_w", "diverged", "run_dir", "acc_validation", "acc_test",
-        "acc_train", "cost_test", "peak_acc_validation", "peak_acc_test", "wall_time_s", "mlflow_run_id",
-        "book_accuracy", "book_split", "book_note"]
+        *record, "sizes", "n_w", "diverged", "run_dir", "acc_validation", "acc_test", "acc_train", "cost_test",
+        "peak_acc_validation", "peak_acc_test", "wall_time_s", "mlflow_run_id", "book_accuracy", "book_split",
+        "book_note"]
     assert len(runs) == len(CELLS) * len(SEEDS) and not runs.duplicated(["init", "lam", "eta", "seed"]).any()
     for key, expected in run_info.items():
         assert runs[key].tolist() == [expected] * len(runs), key

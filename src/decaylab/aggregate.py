@@ -12,9 +12,8 @@ from decaylab.spec import literal
 def _run_columns(run_dir: Path, summary: dict) -> dict:
     """The run's record (spec.Run.record) as table columns: settings as written in the config, layer sizes."""
     run, sizes = summary["run"], summary["sizes"]
-    settings = ("study", "arm", "init", "lam", "eta", "hidden", "seed", "dataset", "n", "m", "epochs", "train_size",
-                "validation_size", "test_size")
-    return {**{key: run[key] for key in settings}, "hidden": literal(run["hidden"]),
+    settings = {key: value for key, value in run.items() if key not in ("cell", "book")}
+    return {**settings, "hidden": literal(run["hidden"]),
             "sizes": literal(sizes), "n_w": sum(a * b for a, b in zip(sizes[:-1], sizes[1:])),
             "diverged": summary["diverged"], "run_dir": str(run_dir)}
 
