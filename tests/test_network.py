@@ -196,3 +196,9 @@ def test_each_scheme_scales_the_same_normal_draws_to_its_variance(scheme, varian
         torch.testing.assert_close(w[i], w0[i] * sd, rtol=1e-15, atol=0)
         assert abs(w[i].std().item() / sd - 1) < 0.03
         assert torch.equal(b[i], b0[i])
+
+
+def test_zero_bias_init_keeps_the_seeds_weights():
+    (w, b), (w0, b0) = (init_network([20, 8, 3], make_run(bias_init=kind)) for kind in ("zero", "normal"))
+    assert all(torch.equal(x, y) for x, y in zip(w, w0))
+    assert all((x == 0).all() for x in b) and all(x.abs().min() > 0 for x in b0)

@@ -56,6 +56,8 @@ BAD = {
     "hidden name": (lambda c: c.update(experiment=".hidden"), r"key experiment: '.hidden' does not match"),
     "infinite lambda": (lambda c: arm(c).update(lam=[float("inf")]), r"arms/main/lam: \[inf\] must all be finite"),
     "duplicate seeds": (lambda c: c["studies"]["smoke"].update(seeds=[0, 0]), r"smoke/seeds: \[0, 0\] has non-unique"),
+    "unknown bias init": (lambda c: arm(c).update(bias_init="uniform"),
+                          r"arms/main/bias_init: 'uniform' is not one of \['normal', 'zero'\]"),
     "quote in a name": (lambda c: c["studies"].update({"it's": c["studies"]["smoke"]}), r"key studies: \"it's\" does"),
 }
 
@@ -166,3 +168,9 @@ def test_escaping_names_stop_snakemake_before_anything_is_written(tmp_path, over
     assert result.returncode != 0 and "does not match" in result.stderr + result.stdout, result.stderr[-2000:]
     assert sorted(p for p in tmp_path.rglob("*") if ".snakemake" not in p.parts) == before
     assert not Path("/tmp/X").exists()
+
+
+def test_a_scalar_setting_reaches_every_run_of_its_arm():
+    config = with_change("smoke", lambda c: arm(c).update(bias_init="zero"))
+    assert {r.bias_init for r in runs(validate(config), "smoke")} == {"zero"}
+    assert {r.bias_init for r in runs(validate(CONFIG), "smoke")} == {"normal"}  # the schema's default

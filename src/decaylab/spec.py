@@ -21,7 +21,7 @@ import yaml
 
 from decaylab.data import SOURCES
 from decaylab.errors import ExpectedError
-from decaylab.inits import INITS
+from decaylab.inits import BIAS_INITS, INITS
 
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 AXES = ("init", "lam", "eta", "hidden")  # settings an arm gives as lists; its runs are their product
@@ -54,6 +54,7 @@ def schema() -> dict:
     settings["dataset"]["enum"] = list(SOURCES)
     loaded["properties"]["dataset"]["enum"] = [None, *SOURCES]
     settings["init"]["items"]["enum"] = list(INITS)
+    settings["bias_init"]["enum"] = list(BIAS_INITS)
     return loaded
 
 
@@ -136,6 +137,7 @@ class Run:
     eta: float
     seed: int
     out: str
+    bias_init: str = defaults(schema()["definitions"]["settings"])["bias_init"]
     study: str = ""
     arm: str = ""
     book: tuple = ()  # the book's reported figure for this arm, as sorted (key, value) pairs
@@ -176,6 +178,10 @@ class Run:
         return f"{name} · {self.arm}" if self.arm else name
 
 
+RUN_SETTINGS = [f.name for f in fields(Run) if f.name in schema()["definitions"]["settings"]["properties"]
+                and f.name != "book"]
+
+
 def runs(config: dict, study: str | None = None, root: str = "results") -> list[Run]:
     """Every run of a study (default: the configured one) in a stable order; each arm checked."""
     study = study or config["study"]
@@ -186,7 +192,7 @@ def runs(config: dict, study: str | None = None, root: str = "results") -> list[
         if config.get("dataset"):
             given["dataset"] = config["dataset"]
         s = check_settings(given, f"studies/{study}/arms/{arm}")
-        scalars = {key: s[key] for key in SHARED if key not in AXES}
+        scalars = {key: s[key] for key in RUN_SETTINGS if key not in AXES}
         for init, lam, eta, hidden, seed in itertools.product(*(s[a] for a in AXES), spec["seeds"]):
             run = Run(**scalars, hidden=tuple(hidden), init=init, lam=float(lam), eta=float(eta), seed=seed,
                       out="", study=study, arm=arm, book=tuple(sorted(s["book"].items())))
