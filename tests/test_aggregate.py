@@ -102,3 +102,13 @@ def test_a_deep_runs_widths_and_weight_count(tmp_path):
     cols = _run_columns(tmp_path, summary)
     assert (cols["arm"], cols["hidden"], cols["sizes"]) == ("lam-1", "100-100", "784-100-100-10")
     assert cols["n_w"] == 784 * 100 + 100 * 100 + 100 * 10 and cols["diverged"] is True
+
+
+def test_a_run_without_its_record_is_named_with_the_fix(tmp_path):
+    from decaylab.aggregate import RunRecordError
+
+    run_jsons = fabricate(tmp_path / "runs")
+    old = json.loads(Path(run_jsons[2]).read_text())
+    Path(run_jsons[2]).write_text(json.dumps({k: v for k, v in old.items() if k != "run"}))
+    with pytest.raises(RunRecordError, match=rf"{run_jsons[2]} holds no run record .* delete .*seed~0"):
+        aggregate(run_jsons, tmp_path / "summary.parquet", tmp_path / "runs.csv")

@@ -83,11 +83,13 @@ def test_init_verdict_counts_the_cells_behind_it():
            for h in ("10", "30") for s in (0, 1, 2) for e in (1, 40)]
     w = pd.concat([std, scaled, pd.DataFrame(net)], ignore_index=True)
     claim = claim_init(w, w[["arm", "init", "lam", "eta", "hidden", "seed"]].drop_duplicates())
-    reach = {r["hidden"]: r["epoch_standard_reaches_scaled_scale"] for r in claim["weights"]}
+    reach = {r["hidden"]: r["epoch_reaches_inv_sqrt_n_in"] for r in claim["weights"]}
     assert reach == {"10": None, "30": 7}  # exp(-0.5 e) <= 1/28 from e = 7
-    assert "in 1/2 (cell, layer) pairs (at epochs 7); the others end 4.76 times above it" in claim["verdict"]
-    assert "at the end: 1.00" in claim["verdict"]
-    assert "ahead after epoch 1 in 2/2 cells and at the end in 0/2" in claim["verdict"]
+    assert {r["hidden"]: r["epoch_within_10pct_of_scaled"] for r in claim["weights"]} == {"10": 0, "30": 0}
+    assert claim["verdict"].startswith("standard init with lam > 0: RMS within 10% of the scaled init's to the end "
+                                       "in 2/2 (cell, layer) pairs (from epochs 0), standard/scaled RMS at the end "
+                                       "1.00; RMS at or below 1/sqrt(n_in) in 1/2 (at epochs 7)")
+    assert "ahead after epoch 1 in 2/2 cells and at the end in 0/2 (final gap +0.000)" in claim["verdict"]
 
 
 # Each threshold of decaylab.analyze, on both sides of it: a changed threshold flips one of these.
@@ -269,15 +271,32 @@ def test_init_comparison_numbers():
     claim = claim_init(w, w[["arm", "init", "lam", "eta", "hidden", "seed"]].drop_duplicates())
     row = next(r for r in claim["weights"] if r["lam"] == 10.0)
     plateau = 3.0 / math.sqrt(784 * 30 + 300) * 1.01  # the mean over seeds of 1, 1.01, 1.02 times it
-    assert (row["layer"], row["n_in"], row["target_rms"]) == ("W1", 784, pytest.approx(1 / 28))
-    assert row["standard_rms_start"] == pytest.approx(1.0) and row["standard_rms_end"] == pytest.approx(plateau)
-    assert row["scaled_rms_end"] == pytest.approx(plateau / 4)
-    assert row["epoch_standard_reaches_scaled_scale"] == 7  # exp(-0.5 e) <= 1/28 from e = 7
+    assert (row["layer"], row["init"], row["n_in"], row["target_rms"]) == ("W1", "standard", 784, pytest.approx(1 / 28))
+    assert row["rms_start"] == pytest.approx(1.0) and row["rms_end"] == pytest.approx(plateau)
+    assert row["scaled_rms_end"] == pytest.approx(plateau / 4) and row["end_ratio_to_scaled"] == pytest.approx(4)
+    assert row["epoch_reaches_inv_sqrt_n_in"] == 7  # exp(-0.5 e) <= 1/28 from e = 7
+    assert row["epoch_within_10pct_of_scaled"] is None  # a factor 4 apart to the end
     acc = {a["lam"]: a for a in claim["accuracy"]}
-    assert acc[10.0] == {"arm": "a", "lam": 10.0, "eta": 0.5, "hidden": "30", "acc_epoch1_standard": 0.51,
-                         "acc_epoch1_scaled": pytest.approx(0.61), "acc_final_standard": pytest.approx(0.6),
+    assert acc[10.0] == {"arm": "a", "lam": 10.0, "eta": 0.5, "hidden": "30", "init": "standard", "acc_epoch1": 0.51,
+                         "acc_epoch1_scaled": pytest.approx(0.61), "acc_final": pytest.approx(0.6),
                          "acc_final_scaled": pytest.approx(0.7)}
-    assert "in 1/1 (cell, layer) pairs (at epochs 7)" in claim["verdict"]  # lam = 0 cells are not decayed
+    assert "RMS at or below 1/sqrt(n_in) in 1/1 (at epochs 7)" in claim["verdict"]  # lam = 0 cells not counted
+    assert "standard/scaled RMS at the end 4.00 (without L2: 4.00)" in claim["verdict"]
+    assert "to the end in 0/1 (cell, layer) pairs," in claim["verdict"]
+
+
+def test_every_init_is_set_against_the_scaled_init():
+    """With four schemes, each of the other three gets its own rows and sentence; settling is 'to the end'."""
+    base = fake_runs(widths=(30,), epochs=10)
+    scaled = base.assign(init="scaled", rms=0.05)
+    he = base.assign(init="he", rms=0.05 * np.where(base.epoch < 4, 3.0, 1.05))  # within 10 % from epoch 4
+    glorot = base.assign(init="glorot", rms=0.05 * np.where(base.epoch == 8, 2.0, 1.0))  # leaves at 8, back at 9
+    w = pd.concat([base, scaled, he, glorot], ignore_index=True)
+    claim = claim_init(w, w[["arm", "init", "lam", "eta", "hidden", "seed"]].drop_duplicates())
+    settle = {r["init"]: r["epoch_within_10pct_of_scaled"] for r in claim["weights"]}
+    assert settle == {"glorot": 9, "he": 4, "standard": None}
+    assert [p.split(" init")[0] for p in claim["verdict"].split("; ") if " init with lam" in p] == [
+        "glorot", "he", "standard"]
 
 
 def test_runs_without_decay_are_not_testable_for_claims_1_to_3():
@@ -289,4 +308,4 @@ def test_runs_without_decay_are_not_testable_for_claims_1_to_3():
                                               "dead_pixel_max_log_error": None, "table": []}
     one_init = fake_runs(epochs=5)
     assert claim_init(one_init, one_init[["arm", "init", "lam", "eta", "hidden", "seed"]].drop_duplicates()) == {
-        "verdict": "not testable: no cell run with both inits", "table": []}
+        "verdict": "not testable: no cell run with the scaled init and another", "table": []}

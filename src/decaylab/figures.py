@@ -106,8 +106,8 @@ def tail_off_sizes(w: pd.DataFrame, out_dir: Path) -> None:
 
 def init_comparison(w: pd.DataFrame, out_dir: Path) -> None:
     """Weight RMS per layer and validation accuracy per epoch for both inits (with 1/sqrt(n_in))."""
-    both = w.groupby(["arm", "lam", "eta", "hidden"]).init.transform("nunique") == 2
-    d = w[both].copy()
+    several = w.groupby(["arm", "lam", "eta", "hidden"]).init.transform("nunique") > 1
+    d = w[several].copy()
     if d.empty:
         return _empty(out_dir, "init_comparison", "no cell run with both inits")
     d["setting"] = d.apply(lambda r: f"{r.arm} lam={r.lam:g} eta={r.eta:g} h={r.hidden}", axis=1)
