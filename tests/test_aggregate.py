@@ -2,12 +2,14 @@
 
 import itertools
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from decaylab.aggregate import aggregate
+from decaylab.integrity import DamagedRunError, fingerprint
 from decaylab.spec import Run
 
 CELLS = [("standard", 5.0, 0.5), ("scaled", 5.0, 0.5), ("standard", 0.0, 2.0)]
@@ -37,8 +39,8 @@ def fabricate(root: Path) -> list[str]:
                   test_size=None, init=init, lam=lam, eta=eta, seed=seed, out=str(out), study="s", arm="main")
         final = {f"{layer}/{metric}": value(c, seed, 2, layer, metric)
                  for layer, metrics in LAYERS.items() for metric in metrics}
-        summary = {"run": run.record(), "sizes": [64, 30, 10], "final": final, "diverged": False, "wall_time_s": 1.5,
-                   "mlflow_run_id": f"run{c}{seed}"}
+        summary = {"run": run.record(), "metrics": fingerprint(out / "metrics.parquet"), "sizes": [64, 30, 10],
+                   "final": final, "diverged": False, "wall_time_s": 1.5, "mlflow_run_id": f"run{c}{seed}"}
         (out / "run.json").write_text(json.dumps(summary))
         run_jsons.append(str(out / "run.json"))
     return run_jsons
@@ -84,11 +86,14 @@ def test_every_run_seed_layer_and_epoch_is_aggregated_once(tmp_path):
         assert (row.wall_time_s, row.mlflow_run_id) == (1.5, f"run{c}{seed}")
 
 
-def test_a_run_missing_its_metrics_is_an_error_naming_it(tmp_path):
+@pytest.mark.parametrize("damage,why", [
+    (lambda p: p.unlink(), "metrics.parquet is missing"),
+    (lambda p: os.truncate(p, 1000), r"metrics.parquet is not the file run.json recorded \(1000 bytes, recorded"),
+    (lambda p: p.write_bytes(b"garbage"), r"metrics.parquet is not the file run.json recorded \(7 bytes")])
+def test_a_run_with_damaged_metrics_is_named_and_nothing_is_aggregated(tmp_path, damage, why):
     run_jsons = fabricate(tmp_path / "runs")
-    gone = Path(run_jsons[3]).parent / "metrics.parquet"
-    gone.unlink()
-    with pytest.raises(FileNotFoundError, match="metrics.parquet"):
+    damage(Path(run_jsons[3]).parent / "metrics.parquet")
+    with pytest.raises(DamagedRunError, match=rf"seed~1 is damaged: {why}"):
         aggregate(run_jsons, tmp_path / "summary.parquet", tmp_path / "runs.csv")
     assert not (tmp_path / "summary.parquet").exists() and not (tmp_path / "runs.csv").exists()
 
@@ -105,10 +110,9 @@ def test_a_deep_runs_widths_and_weight_count(tmp_path):
 
 
 def test_a_run_without_its_record_is_named_with_the_fix(tmp_path):
-    from decaylab.aggregate import RunRecordError
 
     run_jsons = fabricate(tmp_path / "runs")
     old = json.loads(Path(run_jsons[2]).read_text())
     Path(run_jsons[2]).write_text(json.dumps({k: v for k, v in old.items() if k != "run"}))
-    with pytest.raises(RunRecordError, match=rf"{run_jsons[2]} holds no run record .* delete .*seed~0"):
+    with pytest.raises(DamagedRunError, match=r"seed~0 is damaged: no run record .* Delete the folder"):
         aggregate(run_jsons, tmp_path / "summary.parquet", tmp_path / "runs.csv")

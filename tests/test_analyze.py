@@ -87,8 +87,8 @@ def test_init_verdict_counts_the_cells_behind_it():
     assert reach == {"10": None, "30": 7}  # exp(-0.5 e) <= 1/28 from e = 7
     assert {r["hidden"]: r["epoch_within_10pct_of_scaled"] for r in claim["weights"]} == {"10": 0, "30": 0}
     assert claim["verdict"].startswith("standard init with lam > 0: RMS within 10% of the scaled init's to the end "
-                                       "in 2/2 (cell, layer) pairs (from epochs 0), standard/scaled RMS at the end "
-                                       "1.00; RMS at or below 1/sqrt(n_in) in 1/2 (at epochs 7)")
+                                       "in 2/2 (cell, layer) pairs (from epoch 0), standard/scaled RMS at the end "
+                                       "1.00; RMS at or below 1/sqrt(n_in) in 1/2 (at epoch 7)")
     assert "ahead after epoch 1 in 2/2 cells and at the end in 0/2 (final gap +0.000)" in claim["verdict"]
 
 
@@ -280,7 +280,7 @@ def test_init_comparison_numbers():
     assert acc[10.0] == {"arm": "a", "lam": 10.0, "eta": 0.5, "hidden": "30", "init": "standard", "acc_epoch1": 0.51,
                          "acc_epoch1_scaled": pytest.approx(0.61), "acc_final": pytest.approx(0.6),
                          "acc_final_scaled": pytest.approx(0.7)}
-    assert "RMS at or below 1/sqrt(n_in) in 1/1 (at epochs 7)" in claim["verdict"]  # lam = 0 cells not counted
+    assert "RMS at or below 1/sqrt(n_in) in 1/1 (at epoch 7)" in claim["verdict"]  # lam = 0 cells not counted
     assert "standard/scaled RMS at the end 4.00 (without L2: 4.00)" in claim["verdict"]
     assert "to the end in 0/1 (cell, layer) pairs," in claim["verdict"]
 

@@ -246,3 +246,50 @@ def test_packed_jobs_give_the_same_numbers(smoke, tmp_path):
     # Same members, other packing: float32 rounding differs (one fused update when all members share f),
     # so the numbers agree to rounding growth over 3 epochs, not bit for bit (float64: see test_training).
     _same_summary(smoke, work, rtol=1e-3)
+
+
+def _another_cells_values(folder: Path) -> None:
+    summary = json.loads((folder / "run.json").read_text())
+    summary["run"]["lam"] = 50.0
+    (folder / "run.json").write_text(json.dumps(summary))
+
+
+RUNS = "results/smoke/runs/main"
+DAMAGES = {  # folder: (damage, why)
+    f"{RUNS}/init~standard/lam~5/eta~0.5/hidden~16/seed~1": (
+        lambda f: os.truncate(f / "metrics.parquet", 1000), "metrics.parquet is not the file run.json recorded"),
+    f"{RUNS}/init~scaled/lam~5/eta~0.5/hidden~16/seed~0": (
+        lambda f: (f / "run.json").write_text("{garbage"), "run.json is unreadable"),
+    f"{RUNS}/init~standard/lam~0/eta~0.5/hidden~16/seed~0": (
+        _another_cells_values, "run.json records main/init~standard/lam~50/eta~0.5/hidden~16 seed 0"),
+    f"{RUNS}/init~scaled/lam~0/eta~0.5/hidden~16/seed~1": (
+        lambda f: [(f / name).unlink() for name in ("run.json", "metrics.parquet")],
+        "its files were deleted after the study was aggregated"),
+}
+
+
+def test_damaged_runs_stop_the_study_naming_them_and_the_fix_retrains_them(smoke, tmp_path):
+    """Never "Nothing to be done" over a damaged run (truncated, garbage, another cell's values, deleted): one
+    line names each and the command that retrains them; that command does, and the claims come back identical."""
+    work = tmp_path / "work"
+    shutil.copytree(smoke, work, symlinks=True)
+    for folder, (damage, _) in DAMAGES.items():
+        damage(work / folder)
+    started = time.time()
+    stopped = snakemake(work)
+    output = stopped.stdout + stopped.stderr
+    assert stopped.returncode != 0 and time.time() - started < 60 and "Nothing to be done" not in output
+    last = output.strip().splitlines()[-1]
+    assert last.startswith("decaylab: ") and last.endswith("--forcerun aggregate"), last
+    for folder, (_, why) in DAMAGES.items():
+        assert f"{folder} is damaged: {why}" in last
+    removed = last.split("Retrain them: rm -rf ")[1].split(" && snakemake ")[0].split()
+    assert sorted(removed) == sorted([*DAMAGES, "results/smoke/runs.csv"])
+    for folder in DAMAGES:  # the fix the line gives
+        shutil.rmtree(work / folder, ignore_errors=True)
+    (work / "results/smoke/runs.csv").unlink()
+    fixed = snakemake(work, "--forcerun", "aggregate")
+    assert fixed.returncode == 0, fixed.stderr[-3000:]
+    assert all((work / folder / "metrics.parquet").exists() for folder in DAMAGES)
+    assert (json.loads((work / "reports/smoke/claims.json").read_text())
+            == json.loads((smoke / "reports/smoke/claims.json").read_text()))

@@ -6,12 +6,8 @@ from pathlib import Path
 import pandas as pd
 
 from decaylab.atomic import atomic_path
-from decaylab.errors import ExpectedError
+from decaylab.integrity import DamagedRunError, metrics_damage
 from decaylab.spec import literal
-
-
-class RunRecordError(ExpectedError):
-    """A run folder cannot be aggregated; the message names it and says how to retrain it."""
 
 
 def _run_columns(run_dir: Path, summary: dict) -> dict:
@@ -34,9 +30,10 @@ def aggregate(run_jsons: list[str], summary_out: Path, runs_out: Path) -> pd.Dat
     for path in dict.fromkeys(run_jsons):  # in the study's order; a run listed twice is counted once
         run_dir = Path(path).parent
         summary = json.loads(Path(path).read_text())
-        if "run" not in summary:
-            raise RunRecordError(f"{path} holds no run record (written by an older decaylab): delete "
-                                 f"{run_dir} and rerun the study, which retrains it.")
+        why = metrics_damage(run_dir, summary) if "run" in summary else "no run record (an older decaylab wrote it)"
+        if why:
+            raise DamagedRunError(f"{run_dir} is damaged: {why}; nothing was aggregated. Delete the folder and rerun "
+                                  "the study with --forcerun aggregate: its job retrains it.")
         cols = _run_columns(run_dir, summary)
         metrics = pd.read_parquet(run_dir / "metrics.parquet")
         tables.append(metrics.assign(**{k: v for k, v in cols.items() if k != "run_dir"},

@@ -288,11 +288,11 @@ def claim_init(w: pd.DataFrame, runs: pd.DataFrame) -> dict:
         plain = [r["end_ratio_to_scaled"] for r in rows if r["init"] == init and r["lam"] == 0]
         part = (f"{init} init with lam > 0: RMS within {SAME_SIZE:.0%} of the {REFERENCE_INIT} init's to the end in "
                 f"{len(settled)}/{len(decayed)} (cell, layer) pairs"
-                + (f" (from epochs {_span(settled, 'd')})" if settled else "")
+                + (f" (from epoch {_span(settled, 'd')})" if settled else "")
                 + f", {init}/{REFERENCE_INIT} RMS at the end {_span(r['end_ratio_to_scaled'] for r in decayed)}"
                 + (f" (without L2: {_span(plain)})" if plain else "")
                 + f"; RMS at or below 1/sqrt(n_in) in {len(reached)}/{len(decayed)}"
-                + (f" (at epochs {_span(reached, 'd')})" if reached else ""))
+                + (f" (at epoch {_span(reached, 'd')})" if reached else ""))
         mine = [a for a in acc if a["init"] == init and a["lam"] > 0]
         if mine:
             first = sum(a["acc_epoch1_scaled"] > a["acc_epoch1"] for a in mine)

@@ -1,7 +1,8 @@
 """A run's folder: metrics.parquet (one row per epoch x layer x metric), then run.json, each written atomically.
 
-run.json is the completion marker: the run's record (spec.Run.record, read by aggregate and analyze), the
-config that determines its numbers, its final figures and its provenance.
+run.json is the completion marker: the run's record (spec.Run.record, read by aggregate and analyze), the size
+and SHA-256 of metrics.parquet (see integrity), the config that determines its numbers, its final figures and
+its provenance.
 """
 
 import json
@@ -14,6 +15,7 @@ import numpy as np
 
 from decaylab.atomic import atomic_path, write_text
 from decaylab.errors import ExpectedError
+from decaylab.integrity import METRICS, fingerprint
 from decaylab.spec import Job, Run, config_hash
 
 
@@ -67,13 +69,14 @@ def write_outputs(job: Job, rec: RunRecords, sizes: list[int], device: str, comm
     out = Path(rec.run.out)
     table = pd.DataFrame(rec.rows, columns=["epoch", "layer", "metric", "value"])
     try:
-        with atomic_path(out / "metrics.parquet") as tmp:
+        with atomic_path(out / METRICS) as tmp:
             table.to_parquet(tmp, index=False)
     except OSError as exc:
         raise OutputError(f"cannot write {out / 'metrics.parquet'}: {exc}; nothing half-written was left.") from exc
     config = job.run_config(rec.run)
     summary = {
-        "run": rec.run.record(), "config": config, "sizes": sizes, "final": rec.final(),
+        "run": rec.run.record(), "metrics": fingerprint(out / METRICS), "config": config, "sizes": sizes,
+        "final": rec.final(),
         "diverged": rec.diverged_epoch is not None, "diverged_epoch": rec.diverged_epoch, **timing,
         "members_in_job": len(job.runs), "device": device,
         "versions": {p: version(p) for p in ("torch", "lightning", "mlflow", "numpy", "pandas")},

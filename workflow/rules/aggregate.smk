@@ -1,6 +1,7 @@
 rule aggregate:
     input:
-        run_files("run.json"),
+        runs=run_files("run.json"),
+        metrics=run_files("metrics.parquet"),
     output:
         summary="results/{study}/summary.parquet",
         runs="results/{study}/runs.csv",

@@ -1,8 +1,10 @@
 import json
 import re
 import sys
+from pathlib import Path
 
 from decaylab.figures import FIGURES
+from decaylab.integrity import DamagedRunError, check_study
 from decaylab.snake import failure_summary, summary_line
 from decaylab.spec import ConfigError, jobs, runs, study_params, validate
 
@@ -14,6 +16,11 @@ except ConfigError as exc:
 STUDY = config["study"]
 RUNS = runs(config)
 TRAIN_JOBS = jobs(RUNS, config["members_per_job"])
+try:  # a damaged run folder is never taken for a finished run, nor aggregated
+    overrides = "".join(f" {key}={config[key]}" for key in ("dataset",) if config[key])
+    check_study(RUNS, Path(f"results/{STUDY}/runs.csv"), f"snakemake --cores 2 --config study={STUDY}{overrides}")
+except DamagedRunError as exc:
+    sys.exit(summary_line(exc))
 DATASETS = sorted({run.dataset for run in RUNS})
 
 

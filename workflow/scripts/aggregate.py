@@ -5,4 +5,4 @@ from decaylab.aggregate import aggregate
 from decaylab.snake import log_to
 
 with log_to(snakemake.log[0]):  # noqa: F821
-    aggregate(list(snakemake.input), Path(snakemake.output.summary), Path(snakemake.output.runs))  # noqa: F821
+    aggregate(list(snakemake.input.runs), Path(snakemake.output.summary), Path(snakemake.output.runs))  # noqa: F821
