@@ -3,12 +3,13 @@
 import errno
 import gzip
 import json
+import math
 import re
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import make_job, make_run
+from conftest import Collect, make_job, make_run
 from mlflow.tracking import MlflowClient
 from test_spec import CONFIG, with_change
 
@@ -16,9 +17,10 @@ from decaylab import data
 from decaylab.aggregate import aggregate
 from decaylab.analyze import analyze
 from decaylab.cli import main
+from decaylab.glossary import diverges
 from decaylab.outputs import OutputError
 from decaylab.spec import ConfigError, validate
-from decaylab.train import run_job
+from decaylab.train import fit_ensemble, run_job
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,6 +43,22 @@ def test_divergent_member_is_flagged_and_the_rest_goes_on(tmp_path, tracking):
     summary = aggregate([f"{mb.out}/run.json" for mb in members], tmp_path / "s.parquet", tmp_path / "runs.csv")
     claims = analyze(summary, pd.read_csv(tmp_path / "runs.csv", dtype={"hidden": str}), "t")
     assert [r["run_dir"] for r in claims["diverged_runs"]] == [members[0].out]
+
+
+@pytest.mark.slow
+def test_divergence_means_divergence(synthetic):
+    """eta = 1000 explodes the weights (chance accuracy): flagged. 200 float32 epochs at lam = 5 shrink the
+    always-zero-pixel weights until their squares underflow, so shrink_dead becomes 0/0: never flagged."""
+    rec = Collect()
+    runs = [make_run("standard", 0.0, 1000.0, 0, "a"), make_run("scaled", 0.0, 1000.0, 1, "b"),
+            make_run("scaled", 5.0, 0.5, 0, "c"), make_run("standard", 5.0, 0.5, 1, "d")]
+    fit_ensemble(make_job(None, runs, dtype="float32", epochs=200), synthetic, rec)
+    flagged = [[diverges({name: float(v[k]) for name, v in rec.epochs[e].items()}) for e in sorted(rec.epochs)]
+               for k in range(len(runs))]
+    assert all(flagged[0][1:]) and all(flagged[1][1:]) and not flagged[0][0]
+    assert not any(flagged[2]) and not any(flagged[3])
+    assert math.isnan(rec.epochs[200]["W1", "shrink_dead"][2]) and rec.epochs[200]["net", "acc_train"][2] > 0.99
+    assert rec.epochs[200]["net", "acc_train"][0] < 0.2  # the exploded run is at chance
 
 
 def test_disk_full_while_writing_leaves_nothing_half_written(tmp_path, tracking, monkeypatch):

@@ -1,5 +1,8 @@
-"""What each logged metric means, for MLflow's experiment description. A test checks that every metric a run
+"""What each logged metric means (MLflow's experiment description), and when a run counts as diverged. A test
+checks that every metric a run
 logs is described here."""
+
+import math
 
 NAMING = ("Metrics are logged as `<layer>/<metric>` once per epoch (the epoch is MLflow's step; epoch 0 is the "
           "initial network). Layers: W1, W2, ... are the weight matrices (biases are never decayed nor counted), "
@@ -35,6 +38,23 @@ METRICS = {
     **{f"cost_l2_{s}": f"cost_{s} + lam/(2 len(data)) Σ‖W‖², as the book plots it" for s in SPLITS},
     **{f"acc_{s}": f"classification accuracy on the {s} split" for s in SPLITS},
 }
+
+
+EXPLODED_RMS = 100.0  # inputs lie in [0, 1] and activations in (0, 1): weights this large saturate every unit
+DIVERGENCE_RULE = (
+    f"A run is flagged diverged from the first epoch at which a cost (any split) is not finite or a weight "
+    f"layer's RMS is not finite or above {EXPLODED_RMS:g}. Metrics undefined by construction (a shrink ratio of "
+    "weights that underflowed to 0) never flag a run.")
+
+
+def diverges(metrics: dict[tuple[str, str], float]) -> bool:
+    """DIVERGENCE_RULE on one epoch's metrics of one run."""
+    for (layer, metric), value in metrics.items():
+        if metric.startswith("cost_") and not math.isfinite(value):
+            return True
+        if metric == "rms" and layer != "net" and not value <= EXPLODED_RMS:
+            return True  # also catches NaN and inf
+    return False
 
 
 def experiment_note() -> str:

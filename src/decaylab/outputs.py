@@ -15,6 +15,7 @@ import numpy as np
 
 from decaylab.atomic import atomic_path, write_text
 from decaylab.errors import ExpectedError
+from decaylab.glossary import diverges
 from decaylab.integrity import METRICS, fingerprint
 from decaylab.spec import Job, Run, config_hash
 
@@ -50,8 +51,9 @@ class RunRecords:
         self.diverged_epoch: int | None = None
 
     def add(self, epoch: int, names, values: np.ndarray) -> None:
-        self.rows.extend((epoch, layer, metric, float(v)) for (layer, metric), v in zip(names, values))
-        if self.diverged_epoch is None and not np.isfinite(values).all():
+        metrics = {name: float(v) for name, v in zip(names, values)}
+        self.rows.extend((epoch, layer, metric, v) for (layer, metric), v in metrics.items())
+        if self.diverged_epoch is None and diverges(metrics):
             self.diverged_epoch = epoch
         self.tracked.log_epoch(epoch, {f"{layer}/{metric}": float(v) if math.isfinite(v) else float("nan")
                                        for (layer, metric), v in zip(names, values)})

@@ -16,6 +16,7 @@ import pandas as pd
 from decaylab import analyze
 from decaylab.atomic import write_text
 from decaylab.figures import FIGURES
+from decaylab.glossary import DIVERGENCE_RULE
 
 CLAIM_TITLES = {"1_early_decay_dominance": "Early-decay dominance", "2_decay_rate": "Decay rate",
                 "3_tail_off": "Tail-off size", "4_init_comparison": "Each init + L2 against the scaled init"}
@@ -107,7 +108,7 @@ def write_report(claims: dict, run_jsons: list[str], out: Path, description: str
                                ["arm", "init", "lam", "eta", "hidden", "n", "eta_lam_over_n", "exp(-eta lam/m)",
                                 "decay-dominated early (W1, W2)", "split", "final_accuracy", "peak_accuracy",
                                 "book_accuracy"]), ""]
-    parts += ["## Diverged runs", ""]
+    parts += ["## Diverged runs", "", DIVERGENCE_RULE + " Diverged runs are left out of the claims.", ""]
     parts += [f"- {r['run_dir']}" for r in claims["diverged_runs"]] or ["None."]
     parts += ["", "## Definitions", "", _definitions(t), "", "## Figures", ""]
     for name in FIGURES:
