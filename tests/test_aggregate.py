@@ -116,3 +116,22 @@ def test_a_run_without_its_record_is_named_with_the_fix(tmp_path):
     Path(run_jsons[2]).write_text(json.dumps({k: v for k, v in old.items() if k != "run"}))
     with pytest.raises(DamagedRunError, match=r"seed~0 is damaged: no run record .* Delete the folder"):
         aggregate(run_jsons, tmp_path / "summary.parquet", tmp_path / "runs.csv")
+
+
+def test_a_study_with_many_damaged_runs_lists_them_in_a_file(tmp_path, monkeypatch):
+    from decaylab.integrity import DamagedRunError, check_study
+
+    monkeypatch.chdir(tmp_path)
+    run_jsons = fabricate(Path("runs"))
+    records = [json.loads(Path(p).read_text())["run"] for p in run_jsons]
+    study_runs = [Run(**{**{k: v for k, v in r.items() if k not in ("cell", "n", "book")}, "hidden": (30,)},
+                      out=str(Path(p).parent)) for r, p in zip(records, run_jsons)]
+    check_study(study_runs, Path("runs.csv"), "snakemake", Path("logs/damaged.txt"))  # all intact: no error
+    for p in run_jsons[:4]:
+        Path(p).write_text("{")
+    old = json.loads(Path(run_jsons[4]).read_text())
+    Path(run_jsons[4]).write_text(json.dumps({k: v for k, v in old.items() if k != "metrics"}))  # older decaylab
+    with pytest.raises(DamagedRunError, match=r"run.json is unreadable; and 2 more \(all listed in logs/damaged.txt\)"
+                                              r"\. Retrain them: rm -rf \$\(cat logs/damaged.txt\) runs.csv"):
+        check_study(study_runs, Path("runs.csv"), "snakemake", Path("logs/damaged.txt"))
+    assert Path("logs/damaged.txt").read_text().split() == [str(Path(p).parent) for p in run_jsons[:4]]

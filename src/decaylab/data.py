@@ -163,13 +163,15 @@ def load_synthetic(cache: Path) -> Splits:
 class Source:
     load: Callable[[Path], Splits]
     sizes: tuple[int, int, int]  # examples in (train, validation, test)
+    pixels: int = 784
+    classes: int = 10
 
 
 SOURCES: dict[str, Source] = {
     "mnist": Source(load_mnist, (50_000, 10_000, 10_000)),
     "fashion-mnist": Source(load_fashion_mnist, (50_000, 10_000, 10_000)),
     "mnist-5k": Source(load_mnist_5k, (3_000, 1_000, 1_000)),
-    "synthetic": Source(load_synthetic, (600, 200, 200)),
+    "synthetic": Source(load_synthetic, (600, 200, 200), pixels=64),
 }
 
 

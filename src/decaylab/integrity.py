@@ -47,25 +47,40 @@ def damage(run: Run, aggregated: set[str]) -> str | None:
         return "its files were deleted after the study was aggregated" if run.out in aggregated else None
     try:
         summary = json.loads((folder / "run.json").read_text())
+    except (ValueError, UnicodeDecodeError):
+        return "run.json is unreadable"
+    if not isinstance(summary, dict):
+        return "run.json is unreadable"
+    if "run" not in summary or "metrics" not in summary:
+        return None  # an older decaylab wrote it: its train rule's parameters changed, so Snakemake retrains it
+    try:
         record = summary["run"]
         settings = {f.name: record[f.name] for f in fields(Run) if f.name in record and f.name != "book"}
         recorded = Run(**{**settings, "hidden": tuple(record["hidden"]), "out": run.out})
-    except (ValueError, UnicodeDecodeError, KeyError, TypeError):
-        return "run.json is unreadable or from an older decaylab (no run record)"
+    except (KeyError, TypeError):
+        return "run.json's run record is incomplete"
     if (recorded.cell, recorded.seed) != (run.cell, run.seed):
         return f"run.json records {recorded.cell} seed {recorded.seed}"
     return metrics_damage(folder, summary)
 
 
-def check_study(study_runs: list[Run], runs_table: Path, command: str) -> None:
-    """Raise DamagedRunError naming every damaged run of the study and the command that retrains them."""
+def check_study(study_runs: list[Run], runs_table: Path, command: str, listing: Path) -> None:
+    """Raise DamagedRunError naming the damaged runs of the study (all of them in `listing`) and the command
+    that retrains them."""
     aggregated = set()
     if runs_table.exists():
         with open(runs_table, newline="") as fh:
             aggregated = {row["run_dir"] for row in csv.DictReader(fh)}
     damaged = [(run, why) for run in study_runs if (why := damage(run, aggregated))]
-    if damaged:
-        lines = [f"{run.out} is damaged: {why}" for run, why in damaged]
-        folders = " ".join(run.out for run, _ in damaged)
-        raise DamagedRunError("; ".join(lines) + f". Retrain {'it' if len(damaged) == 1 else 'them'}: "
-                              f"rm -rf {folders} {runs_table} && {command} --forcerun aggregate")
+    if not damaged:
+        return
+    lines = [f"{run.out} is damaged: {why}" for run, why in damaged]
+    if len(damaged) <= 3:
+        named, remove = "; ".join(lines), " ".join(run.out for run, _ in damaged)
+    else:
+        listing.parent.mkdir(parents=True, exist_ok=True)
+        listing.write_text("".join(f"{run.out}\n" for run, _ in damaged))
+        named = "; ".join(lines[:2]) + f"; and {len(damaged) - 2} more (all listed in {listing})"
+        remove = f"$(cat {listing})"
+    raise DamagedRunError(f"{named}. Retrain {'it' if len(damaged) == 1 else 'them'}: "
+                          f"rm -rf {remove} {runs_table} && {command} --forcerun aggregate")

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from decaylab.figures import FIGURES
 from decaylab.integrity import DamagedRunError, check_study
+from decaylab.resources import ResourceError, plan
 from decaylab.snake import failure_summary, summary_line
 from decaylab.spec import ConfigError, jobs, runs, study_params, validate
 
@@ -18,8 +19,10 @@ RUNS = runs(config)
 TRAIN_JOBS = jobs(RUNS, config["members_per_job"])
 try:  # a damaged run folder is never taken for a finished run, nor aggregated
     overrides = "".join(f" {key}={config[key]}" for key in ("dataset",) if config[key])
-    check_study(RUNS, Path(f"results/{STUDY}/runs.csv"), f"snakemake --cores 2 --config study={STUDY}{overrides}")
-except DamagedRunError as exc:
+    check_study(RUNS, Path(f"results/{STUDY}/runs.csv"), f"snakemake --cores 2 --config study={STUDY}{overrides}",
+                Path(f"logs/{STUDY}/damaged-runs.txt"))
+    print(f"decaylab: {plan(STUDY, len(RUNS), TRAIN_JOBS)}", file=sys.stderr)  # or refused: more than the machine
+except (DamagedRunError, ResourceError) as exc:
     sys.exit(summary_line(exc))
 DATASETS = sorted({run.dataset for run in RUNS})
 
