@@ -118,14 +118,19 @@ def test_a_run_without_its_record_is_named_with_the_fix(tmp_path):
         aggregate(run_jsons, tmp_path / "summary.parquet", tmp_path / "runs.csv")
 
 
+def _study_runs(run_jsons: list[str]) -> list[Run]:
+    """The spec's runs of fabricated folders, rebuilt from their records."""
+    from decaylab.integrity import recorded_run
+
+    return [recorded_run(json.loads(Path(p).read_text())["run"], str(Path(p).parent)) for p in run_jsons]
+
+
 def test_a_study_with_many_damaged_runs_lists_them_in_a_file(tmp_path, monkeypatch):
     from decaylab.integrity import DamagedRunError, check_study
 
     monkeypatch.chdir(tmp_path)
     run_jsons = fabricate(Path("runs"))
-    records = [json.loads(Path(p).read_text())["run"] for p in run_jsons]
-    study_runs = [Run(**{**{k: v for k, v in r.items() if k not in ("cell", "n", "book")}, "hidden": (30,)},
-                      out=str(Path(p).parent)) for r, p in zip(records, run_jsons)]
+    study_runs = _study_runs(run_jsons)
     check_study(study_runs, Path("runs.csv"), "snakemake", Path("logs/damaged.txt"))  # all intact: no error
     for p in run_jsons[:4]:
         Path(p).write_text("{")
@@ -135,3 +140,17 @@ def test_a_study_with_many_damaged_runs_lists_them_in_a_file(tmp_path, monkeypat
                                               r"\. Retrain them: rm -rf \$\(cat logs/damaged.txt\) runs.csv"):
         check_study(study_runs, Path("runs.csv"), "snakemake", Path("logs/damaged.txt"))
     assert Path("logs/damaged.txt").read_text().split() == [str(Path(p).parent) for p in run_jsons[:4]]
+
+
+def test_a_report_whose_summary_is_gone_is_named_stale(tmp_path, monkeypatch):
+    from decaylab.integrity import DamagedRunError, check_study
+
+    monkeypatch.chdir(tmp_path)
+    run_jsons = fabricate(Path("runs"))
+    study_runs = _study_runs(run_jsons)
+    Path("report.md").write_text("old")
+    with pytest.raises(DamagedRunError, match=r"report.md may be stale: its summary runs.csv is gone .* Rebuild it: "
+                                              r"rm report.md && snakemake"):
+        check_study(study_runs, Path("runs.csv"), "snakemake", Path("damaged.txt"), Path("report.md"))
+    Path("runs.csv").write_text("run_dir\n")
+    check_study(study_runs, Path("runs.csv"), "snakemake", Path("damaged.txt"), Path("report.md"))

@@ -28,6 +28,13 @@ def fingerprint(path: Path) -> dict:
     return {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 
 
+def recorded_run(record: dict, out: str) -> Run:
+    """The Run a run.json's record describes (KeyError or TypeError when it is incomplete)."""
+    settings = {f.name: record[f.name] for f in fields(Run) if f.name in record and f.name != "book"}
+    return Run(**{**settings, "hidden": tuple(record["hidden"]), "book": tuple(sorted(record["book"].items())),
+                  "out": out})
+
+
 def metrics_damage(folder: Path, summary: dict) -> str | None:
     """Why the folder's metrics.parquet is not the one its run.json recorded, or None."""
     metrics = folder / METRICS
@@ -54,9 +61,7 @@ def damage(run: Run, aggregated: set[str]) -> str | None:
     if "run" not in summary or "metrics" not in summary:
         return None  # an older decaylab wrote it: its train rule's parameters changed, so Snakemake retrains it
     try:
-        record = summary["run"]
-        settings = {f.name: record[f.name] for f in fields(Run) if f.name in record and f.name != "book"}
-        recorded = Run(**{**settings, "hidden": tuple(record["hidden"]), "out": run.out})
+        recorded = recorded_run(summary["run"], run.out)
     except (KeyError, TypeError):
         return "run.json's run record is incomplete"
     if (recorded.cell, recorded.seed) != (run.cell, run.seed):
@@ -64,9 +69,14 @@ def damage(run: Run, aggregated: set[str]) -> str | None:
     return metrics_damage(folder, summary)
 
 
-def check_study(study_runs: list[Run], runs_table: Path, command: str, listing: Path) -> None:
+def check_study(study_runs: list[Run], runs_table: Path, command: str, listing: Path,
+                report: Path | None = None) -> None:
     """Raise DamagedRunError naming the damaged runs of the study (all of them in `listing`) and the command
-    that retrains them."""
+    that retrains them, or naming a report whose summary is gone (a failed aggregation) while every run is in."""
+    if report and report.exists() and not runs_table.exists() and all(
+            (Path(run.out) / "run.json").exists() for run in study_runs):
+        raise DamagedRunError(f"{report} may be stale: its summary {runs_table} is gone (a failed or interrupted "
+                              f"aggregation?). Rebuild it: rm {report} && {command}")
     aggregated = set()
     if runs_table.exists():
         with open(runs_table, newline="") as fh:

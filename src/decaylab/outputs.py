@@ -84,12 +84,20 @@ def write_outputs(job: Job, rec: RunRecords, sizes: list[int], device: str, comm
         "versions": {p: version(p) for p in ("torch", "lightning", "mlflow", "numpy", "pandas")},
         "git_commit": commit, "config_hash": config_hash(config),
         "mlflow_run_id": rec.tracked.run_id, "mlflow_experiment": job.experiment,
+        "tracking": "logged",  # "pending": the store failed; decaylab.sync logs the run from this folder
     }
-    rec.tracked.log_artifact(out / "metrics.parquet")
+    rec.tracked.log_artifact(out / METRICS)
+    _write_summary(out, {**summary, "tracking": "logged" if rec.tracked.logged else "pending"})
+    rec.tracked.log_artifact(out / "run.json")
+    rec.tracked.finish("FINISHED", tags={"decaylab.diverged": str(summary["diverged"]).lower()})
+    if not rec.tracked.logged:
+        summary["tracking"] = "pending"
+        _write_summary(out, summary)
+    return summary
+
+
+def _write_summary(out: Path, summary: dict) -> None:
     try:
         write_text(out / "run.json", json.dumps(summary, indent=2, allow_nan=True) + "\n")
     except OSError as exc:
         raise OutputError(f"cannot write {out / 'run.json'}: {exc}; nothing half-written was left.") from exc
-    rec.tracked.log_artifact(out / "run.json")
-    rec.tracked.finish("FINISHED", tags={"decaylab.diverged": str(summary["diverged"]).lower()})
-    return summary

@@ -8,6 +8,7 @@ import os
 import platform
 import re
 import statistics
+import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -220,5 +221,9 @@ def publish(parent: dict, claims: dict, description: str, params: dict, report_m
     from decaylab.tracking import publish_study
 
     write_text(html_out, render_html(report_md.read_text(), report_md.parent))
-    publish_study(parent, study_note(claims, description), params, claim_tags(claims), headline_numbers(claims),
-                  [report_md, html_out, *files])
+    try:
+        publish_study(parent, study_note(claims, description), params, claim_tags(claims),
+                      headline_numbers(claims), [report_md, html_out, *files])
+    except Exception as exc:  # the report is written; the store is only its view
+        print(f"decaylab: report written, not published to MLflow ({type(exc).__name__}: {exc}); publish it "
+              "once the store is back: snakemake --forcerun report", file=sys.stderr)

@@ -1,20 +1,25 @@
-"""MLflow tracking: the store, race-free experiment setup, and one run per member.
+"""MLflow tracking: the store, race-free experiment setup, and one MLflow run per run.
 
 The default store is an embedded SQLite file (sqlite:///mlflow.db), overridden
 by MLFLOW_TRACKING_URI (a tracking server on a cluster). MLflow's ./mlruns
 file store is never used. Metrics go out once per epoch in one batch call.
+The run folders are the source of truth and MLflow a view of them: every call to
+the store is bounded (HTTP timeout and retries), and a store that fails during a
+job takes the job's tracking offline, not its training (see Store); `decaylab.sync`
+logs the runs it missed.
 """
 
 import fcntl
 import os
 import socket
+import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote, urlparse
 
 from decaylab.errors import ExpectedError
-from decaylab.spec import literal
+from decaylab.spec import config_hash, literal
 
 DEFAULT_URI = "sqlite:///mlflow.db"
 UI_ADDRESS = "http://127.0.0.1:5000"  # where `mlflow ui` serves by default
@@ -26,6 +31,45 @@ NOTE_TAG = "mlflow.note.content"  # the description the UI shows for a run or an
 
 class TrackingError(ExpectedError):
     """The tracking store cannot be reached or used; the message says which and why."""
+
+
+BOUNDS = {"MLFLOW_HTTP_REQUEST_TIMEOUT": "10", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+          "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1"}  # a dead server costs a job about a minute, not hours
+
+
+def bound_store_calls() -> None:
+    """MLflow's HTTP timeout and retries, bounded unless the user set them."""
+    for key, value in BOUNDS.items():
+        os.environ.setdefault(key, value)
+
+
+class Store:
+    """A job's connection to the tracking store. The first failed call takes it offline for the rest of the
+    job (one line on stderr); later calls are skipped, so a dead or locked store never stops the training."""
+
+    def __init__(self, client, experiment_id: str):
+        self.client, self.experiment_id, self.failure = client, experiment_id, None
+
+    def close_runs(self, run_ids: list[str], status: str) -> None:
+        """After a failure: one more try to end the job's MLflow runs, so that none stays RUNNING once the store
+        is back (if it is still down, decaylab.sync retires them later)."""
+        if self.failure:
+            self.failure, reason = None, self.failure
+            for run_id in run_ids:
+                self.call(self.client.set_terminated, run_id, status=status)
+            self.failure = self.failure or reason
+
+    def call(self, fn, *args, **kwargs):
+        """fn(*args, **kwargs), or None once the store has failed."""
+        if self.failure:
+            return None
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:  # any store error: MlflowException, sqlite3/SQLAlchemy, requests
+            self.failure = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+            print(f"decaylab: the tracking store failed ({self.failure}); training goes on, the runs are written "
+                  "to their folders and logged later by `python -m decaylab.sync`", file=sys.stderr, flush=True)
+            return None
 
 
 def tracking_uri() -> str:
@@ -69,6 +113,7 @@ def _first_use_lock(uri: str):
 
 def client_and_experiment(name: str):
     """An MlflowClient on the configured store and the id of experiment `name`, created once."""
+    bound_store_calls()
     uri = tracking_uri()
     check_reachable(uri)
     from mlflow.tracking import MlflowClient
@@ -120,15 +165,36 @@ def runs_address(experiment_id: str, study: str, ui: str = UI_ADDRESS) -> str:
     return f"{ui}/#/experiments/{experiment_id}/runs?workflowType=machine_learning&searchFilter={search}"
 
 
-class TrackedRun:
-    """One run's MLflow run: params and tags at start, a metric batch per epoch, a final status."""
+def run_identity(record: dict, config: dict, commit: str | None, out: str) -> tuple[str, dict, dict]:
+    """An MLflow run's name, params and tags for a run (its record and the config that determines its numbers)."""
+    from decaylab.integrity import recorded_run
 
-    def __init__(self, client, experiment_id: str, name: str, params: dict, tags: dict):
+    run = recorded_run(record, out)
+    tags = {RUN_DIR_TAG: str(Path(out).resolve()),  # two checkouts on one server never retire each other's runs
+            "decaylab.cell": run.label(), "decaylab.study": run.study,
+            "decaylab.config_hash": config_hash(config), "git_commit": commit or "unknown"}
+    return run.label(with_seed=True), {**config, "arm": run.arm, "n": run.n}, tags
+
+
+class TrackedRun:
+    """One run's MLflow run: params and tags at start, a metric batch per epoch, a final status. Every call goes
+    through the job's Store; `logged` says whether the MLflow run is complete."""
+
+    def __init__(self, store: Store, name: str, params: dict, tags: dict):
         from mlflow.entities import Param
 
-        self.client, self.ended = client, False
-        self.run_id = client.create_run(experiment_id, run_name=name, tags=tags).info.run_id
-        client.log_batch(self.run_id, params=[Param(k, literal(v)) for k, v in params.items() if v not in (None, "")])
+        self.store, self.ended = store, False
+        created = store.call(store.client.create_run, store.experiment_id, run_name=name, tags=tags)
+        self.run_id = created.info.run_id if created else None
+        self._call("log_batch", params=[Param(k, literal(v)) for k, v in params.items() if v not in (None, "")])
+
+    @property
+    def logged(self) -> bool:
+        return self.run_id is not None and not self.store.failure
+
+    def _call(self, method: str, *args, **kwargs) -> None:
+        if self.run_id is not None:
+            self.store.call(getattr(self.store.client, method), self.run_id, *args, **kwargs)
 
     def log_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
         from mlflow.entities import Metric
@@ -136,15 +202,15 @@ class TrackedRun:
         now = int(time.time() * 1000)
         batch = [Metric(k, v, now, epoch) for k, v in metrics.items()]
         for lo in range(0, len(batch), 1000):  # MLflow's limit per batch call
-            self.client.log_batch(self.run_id, metrics=batch[lo : lo + 1000])
+            self._call("log_batch", metrics=batch[lo : lo + 1000])
 
     def log_artifact(self, path: Path) -> None:
-        self.client.log_artifact(self.run_id, str(path))
+        self._call("log_artifact", str(path))
 
     def finish(self, status: str, tags: dict | None = None) -> None:
         for key, value in (tags or {}).items():
-            self.client.set_tag(self.run_id, key, value)
-        self.client.set_terminated(self.run_id, status=status)
+            self._call("set_tag", key, value)
+        self._call("set_terminated", status=status)
         self.ended = True
 
 
@@ -186,6 +252,12 @@ def browse_hint(parent: dict) -> str:
 
 
 def end_study_run(parent: dict, status: str) -> None:
+    """End the study's parent run; a store that fails here costs only the run's status (one line says so)."""
     from mlflow.tracking import MlflowClient
 
-    MlflowClient(tracking_uri=parent["tracking_uri"]).set_terminated(parent["parent_run_id"], status=status)
+    bound_store_calls()
+    try:
+        MlflowClient(tracking_uri=parent["tracking_uri"]).set_terminated(parent["parent_run_id"], status=status)
+    except Exception as exc:
+        print(f"decaylab: could not end the study's MLflow run ({type(exc).__name__}); it ends at the next run of "
+              "the study", file=sys.stderr)

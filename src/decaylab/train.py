@@ -14,7 +14,7 @@ from pathlib import Path
 
 from decaylab.outputs import RunRecords, check_writable, git_commit, write_outputs
 from decaylab.signals import JobKilled, StopSignal
-from decaylab.spec import Job, config_hash
+from decaylab.spec import Job
 
 DEFAULT_CACHE = Path(os.environ.get("DECAYLAB_CACHE", Path.home() / ".cache" / "decaylab"))
 
@@ -39,7 +39,7 @@ def run_job(job: Job) -> list[dict]:
     from decaylab import tracking
 
     torch.set_num_threads(job.threads)
-    client, experiment_id = tracking.client_and_experiment(job.experiment)
+    store = tracking.Store(*tracking.client_and_experiment(job.experiment))  # unreachable: nothing is trained
     for run in job.runs:
         check_writable(Path(run.out))
     splits = load_splits(job)
@@ -50,35 +50,37 @@ def run_job(job: Job) -> list[dict]:
         try:
             with stop.deferred():
                 for run in job.runs:
-                    records.append(RunRecords(run, _start_tracked(client, experiment_id, job, run, commit)))
+                    records.append(RunRecords(run, _start_tracked(store, job, run, commit)))
             module = fit_ensemble(job, splits, _recorder(records, job.shared.epochs, stop))
             timing = {"wall_time_s": round(time.time() - started, 3), "started_at": started_at,
                       "finished_at": datetime.now(timezone.utc).isoformat()}
             with stop.deferred():
-                return [write_outputs(job, rec, module.sizes, module.trained_on, commit, timing) for rec in records]
+                written = [write_outputs(job, rec, module.sizes, module.trained_on, commit, timing) for rec in records]
+            if store.failure:
+                store.close_runs([rec.tracked.run_id for rec in records if rec.tracked.run_id], "FAILED")
+                print(f"decaylab: {len(written)} runs trained and written, not logged to MLflow ({store.failure}); "
+                      "log them once the store is back: python -m decaylab.sync", file=sys.stderr, flush=True)
+            return written
         except BaseException as exc:  # Lightning turns interrupts into SystemExit
             status = "KILLED" if stop.received else "FAILED"
             for rec in records:
                 if not rec.tracked.ended:
                     rec.tracked.finish(status)
+            store.close_runs([rec.tracked.run_id for rec in records if rec.tracked.run_id], status)
             if stop.received:
                 raise JobKilled(stop.received) from exc
             raise
 
 
-def _start_tracked(client, experiment_id: str, job: Job, run, commit: str | None):
+def _start_tracked(store, job: Job, run, commit: str | None):
     """The run's MLflow run (a child of the study's run), retiring any earlier one of the same folder."""
     from decaylab import tracking
 
-    out = str(Path(run.out).resolve())  # two checkouts logging to one server never retire each other's runs
-    tracking.supersede(client, experiment_id, tracking.RUN_DIR_TAG, out)
-    config = job.run_config(run)
-    tags = {tracking.RUN_DIR_TAG: out, "decaylab.cell": run.label(), "decaylab.study": run.study,
-            "decaylab.config_hash": config_hash(config), "git_commit": commit or "unknown"}
+    name, params, tags = tracking.run_identity(run.record(), job.run_config(run), commit, run.out)
+    store.call(tracking.supersede, store.client, store.experiment_id, tracking.RUN_DIR_TAG, tags[tracking.RUN_DIR_TAG])
     if job.parent_run_id:
         tags["mlflow.parentRunId"] = job.parent_run_id
-    return tracking.TrackedRun(client, experiment_id, run.label(with_seed=True),
-                               {**config, "arm": run.arm, "n": run.n}, tags)
+    return tracking.TrackedRun(store, name, params, tags)
 
 
 def _recorder(records: list[RunRecords], epochs: int, stop: StopSignal):

@@ -20,7 +20,7 @@ TRAIN_JOBS = jobs(RUNS, config["members_per_job"])
 try:  # a damaged run folder is never taken for a finished run, nor aggregated
     overrides = "".join(f" {key}={config[key]}" for key in ("dataset",) if config[key])
     check_study(RUNS, Path(f"results/{STUDY}/runs.csv"), f"snakemake --cores 2 --config study={STUDY}{overrides}",
-                Path(f"logs/{STUDY}/damaged-runs.txt"))
+                Path(f"logs/{STUDY}/damaged-runs.txt"), Path(f"reports/{STUDY}/report.md"))
     print(f"decaylab: {plan(STUDY, len(RUNS), TRAIN_JOBS)}", file=sys.stderr)  # or refused: more than the machine
 except (DamagedRunError, ResourceError) as exc:
     sys.exit(summary_line(exc))

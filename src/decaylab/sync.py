@@ -1,0 +1,79 @@
+"""Log to MLflow every finished run that the store lacks: `python -m decaylab.sync [results/<study> ...]`.
+
+A run whose job lost its tracking store (run.json: "tracking": "pending") is logged from its folder: params and
+tags as training gives them, every metric at every epoch from metrics.parquet, the two files as artifacts, its
+final status. An incomplete MLflow run of the same folder is retired first (see tracking.supersede), and
+run.json then says "logged": running sync twice, or after a normal run, logs nothing twice.
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from decaylab.atomic import write_text
+from decaylab.integrity import METRICS
+
+
+def pending_runs(results: list[Path]) -> list[Path]:
+    """Run folders under the given results folders whose run.json says they are not logged."""
+    def pending(path: Path) -> bool:
+        try:
+            return json.loads(path.read_text()).get("tracking") == "pending"
+        except ValueError:
+            return False  # a damaged run: the study's integrity check names it
+
+    return [path.parent for root in results for path in sorted(root.glob("runs/**/run.json")) if pending(path)]
+
+
+def log_run(folder: Path, experiment: str) -> str:
+    """Log one pending run folder; returns the new MLflow run id."""
+    import pandas as pd
+
+    from decaylab import tracking
+
+    summary = json.loads((folder / "run.json").read_text())
+    client, experiment_id = tracking.client_and_experiment(experiment)
+    name, params, tags = tracking.run_identity(summary["run"], summary["config"], summary["git_commit"], str(folder))
+    tracking.supersede(client, experiment_id, tracking.RUN_DIR_TAG, tags[tracking.RUN_DIR_TAG])
+    study_run = Path("results") / summary["run"]["study"] / "mlflow.json"  # the study's parent run, if any
+    if study_run.exists():
+        tags["mlflow.parentRunId"] = json.loads(study_run.read_text())["parent_run_id"]
+    run = tracking.TrackedRun(tracking.Store(client, experiment_id), name, params, tags)
+    table = pd.read_parquet(folder / METRICS)
+    for epoch, rows in table.groupby("epoch"):
+        run.log_epoch(int(epoch), {f"{r.layer}/{r.metric}": float(r.value) for r in rows.itertuples()})
+    summary.update(mlflow_run_id=run.run_id, mlflow_experiment=experiment, tracking="logged")
+    run.log_artifact(folder / METRICS)
+    write_text(folder / "run.json", json.dumps(summary, indent=2, allow_nan=True) + "\n")
+    run.log_artifact(folder / "run.json")
+    run.finish("FINISHED", tags={"decaylab.diverged": str(summary["diverged"]).lower()})
+    if not run.logged:
+        summary["tracking"] = "pending"
+        write_text(folder / "run.json", json.dumps(summary, indent=2, allow_nan=True) + "\n")
+        raise tracking.TrackingError(f"the store failed again while logging {folder} ({run.store.failure})")
+    return run.run_id
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m decaylab.sync", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("results", nargs="*", type=Path, help="results/<study> folders (default: every study's)")
+    p.add_argument("--experiment", help="MLflow experiment (default: the one each run was trained for)")
+    args = p.parse_args(argv)
+    from decaylab.errors import ExpectedError
+
+    folders = pending_runs(args.results or sorted(Path("results").glob("*/")))
+    try:
+        for folder in folders:
+            experiment = args.experiment or json.loads((folder / "run.json").read_text())["mlflow_experiment"]
+            log_run(folder, experiment)
+    except ExpectedError as exc:
+        print(f"decaylab: {exc}", file=sys.stderr)
+        return 2
+    print(f"decaylab: logged {len(folders)} run{'s' * (len(folders) != 1)} that the store lacked", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
