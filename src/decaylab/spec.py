@@ -234,10 +234,10 @@ class Job:
     dtype: str = "float32"
     instrument: bool = True
     gradient: bool = True  # False: a pure-decay control, weights follow the decay part alone
-    accelerator: str = "auto"
+    accelerator: str = defaults(schema())["accelerator"]
     threads: int = 1
     block_steps: int = 500
-    experiment: str = "decaylab"
+    experiment: str = defaults(schema())["experiment"]
     parent_run_id: str | None = None
 
     def __post_init__(self):
