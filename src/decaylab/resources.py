@@ -2,8 +2,9 @@
 
 Memory: the job's data (every split, as floats), K networks with their copies and per-epoch statistics, and the
 evaluation's activations (K x 10,000-example chunks x the widest layer), plus a fixed allowance for Python,
-torch and Lightning. Time: K x epochs network-epochs at the rate measured for 784-30-10 on 50,000 examples,
-scaled by examples x weights. Both are estimates and are printed as such.
+torch and Lightning (a grid job measured 0.97 GB at its peak). Time: per network and epoch, weights x (training
+examples x a training cost + evaluated examples x an evaluation cost), both fitted to the `book` study's jobs
+(two at a time on two cores). Both are estimates and are printed as such.
 """
 
 import os
@@ -15,8 +16,8 @@ from decaylab.spec import Job
 BASE_BYTES = 600e6  # Python, torch and Lightning in a training job
 COPIES_OF_WEIGHTS = 6  # weights, epoch-start clones, step statistics, update temporaries
 EVAL_CHUNK = 10_000  # examples per evaluation chunk (instrument.cost_and_accuracy)
-BOOK_NET_EPOCH_S = 0.75  # 784-30-10, n = 50,000, K = 12, one thread, evaluation included (the grid study's jobs)
-BOOK_WORK = 50_000 * (784 * 30 + 30 * 10)  # examples x weights of that reference
+TRAIN_S = 3.9e-10  # seconds per weight and training example (SGD step with every measurement)
+EVAL_S = 2.4e-10  # seconds per weight and evaluated example (train, validation and test each epoch)
 
 
 class ResourceError(ExpectedError):
@@ -28,11 +29,16 @@ def _layers(job: Job) -> list[int]:
     return [source.pixels, *job.shared.hidden, source.classes]
 
 
+def _examples(job: Job) -> int:
+    """Examples of every split the job evaluates each epoch."""
+    run = job.shared
+    return sum(size or full for size, full in zip((run.train_size, run.validation_size, run.test_size),
+                                                  SOURCES[run.dataset].sizes))
+
+
 def job_memory(job: Job, itemsize: int = 4) -> float:
     """Estimated peak bytes of one training job."""
-    run, k, sizes = job.shared, len(job.runs), _layers(job)
-    examples = sum(size or full for size, full in zip((run.train_size, run.validation_size, run.test_size),
-                                                       SOURCES[run.dataset].sizes))
+    k, sizes, examples = len(job.runs), _layers(job), _examples(job)
     weights = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
     chunk = min(EVAL_CHUNK, examples)
     return (BASE_BYTES + examples * (sizes[0] + sizes[-1]) * itemsize + COPIES_OF_WEIGHTS * k * weights * itemsize
@@ -42,8 +48,9 @@ def job_memory(job: Job, itemsize: int = 4) -> float:
 def job_seconds(job: Job) -> float:
     """Estimated wall time of one training job on one CPU thread."""
     sizes = _layers(job)
-    work = job.shared.n * sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
-    return BOOK_NET_EPOCH_S * len(job.runs) * job.shared.epochs * work / BOOK_WORK
+    weights = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+    per_epoch = weights * (TRAIN_S * job.shared.n + EVAL_S * _examples(job))
+    return len(job.runs) * job.shared.epochs * per_epoch
 
 
 def machine_memory() -> float:
