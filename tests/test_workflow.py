@@ -66,7 +66,7 @@ def test_smoke_study_produces_summary_claims_figures(smoke):
     report = (smoke / "reports/smoke/report.md").read_text()
     assert "### 3. Tail-off size" in report and "figures/tail_off.png" in report
     assert "| slope | ci95 |" not in report  # one width and one lam > 0: no slope to fit, no empty table
-    assert "| layer | arm | lam | eta | hidden | n_in | target_rms |" in report  # claim 4's weights
+    assert "| layer | init | arm | lam | eta | hidden | n_in | rms_start |" in report  # claim 4's weights
 
 
 def test_figures_redrawn_from_the_summary_are_the_same_files(smoke, tmp_path):
@@ -281,10 +281,10 @@ def test_damaged_runs_stop_the_study_naming_them_and_the_fix_retrains_them(smoke
     assert stopped.returncode != 0 and time.time() - started < 60 and "Nothing to be done" not in output
     last = output.strip().splitlines()[-1]
     assert last.startswith("decaylab: ") and last.endswith("--forcerun aggregate"), last
-    for folder, (_, why) in DAMAGES.items():
-        assert f"{folder} is damaged: {why}" in last
-    removed = last.split("Retrain them: rm -rf ")[1].split(" && snakemake ")[0].split()
-    assert sorted(removed) == sorted([*DAMAGES, "results/smoke/runs.csv"])
+    assert sum(f"{folder} is damaged: {why}" in last for folder, (_, why) in DAMAGES.items()) == 2
+    assert "and 2 more (all listed in logs/smoke/damaged-runs.txt)" in last
+    assert sorted((work / "logs/smoke/damaged-runs.txt").read_text().split()) == sorted(DAMAGES)
+    assert "Retrain them: rm -rf $(cat logs/smoke/damaged-runs.txt) results/smoke/runs.csv && snakemake" in last
     for folder in DAMAGES:  # the fix the line gives
         shutil.rmtree(work / folder, ignore_errors=True)
     (work / "results/smoke/runs.csv").unlink()
