@@ -55,7 +55,7 @@ def damage(run: Run, aggregated: set[str]) -> str | None:
     try:
         summary = json.loads((folder / "run.json").read_text())
     except (ValueError, UnicodeDecodeError):
-        return "run.json is unreadable"
+        summary = None
     if not isinstance(summary, dict):
         return "run.json is unreadable"
     if "run" not in summary or "metrics" not in summary:

@@ -55,8 +55,8 @@ class RunRecords:
         self.rows.extend((epoch, layer, metric, v) for (layer, metric), v in metrics.items())
         if self.diverged_epoch is None and diverges(metrics):
             self.diverged_epoch = epoch
-        self.tracked.log_epoch(epoch, {f"{layer}/{metric}": float(v) if math.isfinite(v) else float("nan")
-                                       for (layer, metric), v in zip(names, values)})
+        self.tracked.log_epoch(epoch, {f"{layer}/{metric}": v if math.isfinite(v) else float("nan")
+                                       for (layer, metric), v in metrics.items()})
 
     def final(self) -> dict[str, float]:
         last = max(r[0] for r in self.rows)
@@ -84,14 +84,19 @@ def write_outputs(job: Job, rec: RunRecords, sizes: list[int], device: str, comm
         "versions": {p: version(p) for p in ("torch", "lightning", "mlflow", "numpy", "pandas")},
         "git_commit": commit, "config_hash": config_hash(config),
         "mlflow_run_id": rec.tracked.run_id, "mlflow_experiment": job.experiment,
-        "tracking": "logged",  # "pending": the store failed; decaylab.sync logs the run from this folder
     }
-    rec.tracked.log_artifact(out / METRICS)
-    _write_summary(out, {**summary, "tracking": "logged" if rec.tracked.logged else "pending"})
-    rec.tracked.log_artifact(out / "run.json")
-    rec.tracked.finish("FINISHED", tags={"decaylab.diverged": str(summary["diverged"]).lower()})
-    if not rec.tracked.logged:
-        summary["tracking"] = "pending"
+    return finish_tracking(rec.tracked, out, summary)
+
+
+def finish_tracking(tracked, out: Path, summary: dict) -> dict:
+    """Log the folder's two files to its MLflow run and end it FINISHED, writing run.json on the way. run.json's
+    `tracking` says whether the MLflow run is complete ("logged") or not ("pending": decaylab.sync logs it)."""
+    tracked.log_artifact(out / METRICS)
+    _write_summary(out, {**summary, "tracking": "logged" if tracked.logged else "pending"})
+    tracked.log_artifact(out / "run.json")
+    tracked.finish("FINISHED", tags={"decaylab.diverged": str(summary["diverged"]).lower()})
+    summary["tracking"] = "logged" if tracked.logged else "pending"
+    if not tracked.logged:
         _write_summary(out, summary)
     return summary
 

@@ -29,6 +29,10 @@ def _layers(job: Job) -> list[int]:
     return [source.pixels, *job.shared.hidden, source.classes]
 
 
+def _weights(sizes: list[int]) -> int:
+    return sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+
+
 def _examples(job: Job) -> int:
     """Examples of every split the job evaluates each epoch."""
     run = job.shared
@@ -39,7 +43,7 @@ def _examples(job: Job) -> int:
 def job_memory(job: Job, itemsize: int = 4) -> float:
     """Estimated peak bytes of one training job."""
     k, sizes, examples = len(job.runs), _layers(job), _examples(job)
-    weights = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+    weights = _weights(sizes)
     chunk = min(EVAL_CHUNK, examples)
     return (BASE_BYTES + examples * (sizes[0] + sizes[-1]) * itemsize + COPIES_OF_WEIGHTS * k * weights * itemsize
             + (chunk * sizes[0] + 2 * k * chunk * max(sizes[1:])) * itemsize)
@@ -47,9 +51,7 @@ def job_memory(job: Job, itemsize: int = 4) -> float:
 
 def job_seconds(job: Job) -> float:
     """Estimated wall time of one training job on one CPU thread."""
-    sizes = _layers(job)
-    weights = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
-    per_epoch = weights * (TRAIN_S * job.shared.n + EVAL_S * _examples(job))
+    per_epoch = _weights(_layers(job)) * (TRAIN_S * job.shared.n + EVAL_S * _examples(job))
     return len(job.runs) * job.shared.epochs * per_epoch
 
 

@@ -11,7 +11,6 @@ import json
 import sys
 from pathlib import Path
 
-from decaylab.atomic import write_text
 from decaylab.integrity import METRICS
 
 
@@ -26,14 +25,14 @@ def pending_runs(results: list[Path]) -> list[Path]:
     return [path.parent for root in results for path in sorted(root.glob("runs/**/run.json")) if pending(path)]
 
 
-def log_run(folder: Path, experiment: str) -> str:
-    """Log one pending run folder; returns the new MLflow run id."""
+def log_run(folder: Path, client, experiment_id: str, experiment: str) -> str:
+    """Log one pending run folder into an experiment; returns the new MLflow run id."""
     import pandas as pd
 
     from decaylab import tracking
+    from decaylab.outputs import finish_tracking
 
     summary = json.loads((folder / "run.json").read_text())
-    client, experiment_id = tracking.client_and_experiment(experiment)
     name, params, tags = tracking.run_identity(summary["run"], summary["config"], summary["git_commit"], str(folder))
     tracking.supersede(client, experiment_id, tracking.RUN_DIR_TAG, tags[tracking.RUN_DIR_TAG])
     study_run = Path("results") / summary["run"]["study"] / "mlflow.json"  # the study's parent run, if any
@@ -43,14 +42,8 @@ def log_run(folder: Path, experiment: str) -> str:
     table = pd.read_parquet(folder / METRICS)
     for epoch, rows in table.groupby("epoch"):
         run.log_epoch(int(epoch), {f"{r.layer}/{r.metric}": float(r.value) for r in rows.itertuples()})
-    summary.update(mlflow_run_id=run.run_id, mlflow_experiment=experiment, tracking="logged")
-    run.log_artifact(folder / METRICS)
-    write_text(folder / "run.json", json.dumps(summary, indent=2, allow_nan=True) + "\n")
-    run.log_artifact(folder / "run.json")
-    run.finish("FINISHED", tags={"decaylab.diverged": str(summary["diverged"]).lower()})
-    if not run.logged:
-        summary["tracking"] = "pending"
-        write_text(folder / "run.json", json.dumps(summary, indent=2, allow_nan=True) + "\n")
+    summary.update(mlflow_run_id=run.run_id, mlflow_experiment=experiment)
+    if finish_tracking(run, folder, summary)["tracking"] == "pending":
         raise tracking.TrackingError(f"the store failed again while logging {folder} ({run.store.failure})")
     return run.run_id
 
@@ -61,13 +54,17 @@ def main(argv=None) -> int:
     p.add_argument("results", nargs="*", type=Path, help="results/<study> folders (default: every study's)")
     p.add_argument("--experiment", help="MLflow experiment (default: the one each run was trained for)")
     args = p.parse_args(argv)
+    from decaylab import tracking
     from decaylab.errors import ExpectedError
 
     folders = pending_runs(args.results or sorted(Path("results").glob("*/")))
+    stores = {}  # experiment: (client, experiment id), opened once each
     try:
         for folder in folders:
             experiment = args.experiment or json.loads((folder / "run.json").read_text())["mlflow_experiment"]
-            log_run(folder, experiment)
+            if experiment not in stores:
+                stores[experiment] = tracking.client_and_experiment(experiment)
+            log_run(folder, *stores[experiment], experiment)
     except ExpectedError as exc:
         print(f"decaylab: {exc}", file=sys.stderr)
         return 2

@@ -50,13 +50,14 @@ class Store:
     def __init__(self, client, experiment_id: str):
         self.client, self.experiment_id, self.failure = client, experiment_id, None
 
-    def close_runs(self, run_ids: list[str], status: str) -> None:
+    def close_runs(self, runs: list["TrackedRun"], status: str) -> None:
         """After a failure: one more try to end the job's MLflow runs, so that none stays RUNNING once the store
         is back (if it is still down, decaylab.sync retires them later)."""
         if self.failure:
             self.failure, reason = None, self.failure
-            for run_id in run_ids:
-                self.call(self.client.set_terminated, run_id, status=status)
+            for run in runs:
+                if run.run_id is not None:
+                    self.call(self.client.set_terminated, run.run_id, status=status)
             self.failure = self.failure or reason
 
     def call(self, fn, *args, **kwargs):

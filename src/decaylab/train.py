@@ -57,7 +57,7 @@ def run_job(job: Job) -> list[dict]:
             with stop.deferred():
                 written = [write_outputs(job, rec, module.sizes, module.trained_on, commit, timing) for rec in records]
             if store.failure:
-                store.close_runs([rec.tracked.run_id for rec in records if rec.tracked.run_id], "FAILED")
+                store.close_runs([rec.tracked for rec in records], "FAILED")
                 print(f"decaylab: {len(written)} runs trained and written, not logged to MLflow ({store.failure}); "
                       "log them once the store is back: python -m decaylab.sync", file=sys.stderr, flush=True)
             return written
@@ -66,7 +66,7 @@ def run_job(job: Job) -> list[dict]:
             for rec in records:
                 if not rec.tracked.ended:
                     rec.tracked.finish(status)
-            store.close_runs([rec.tracked.run_id for rec in records if rec.tracked.run_id], status)
+            store.close_runs([rec.tracked for rec in records], status)
             if stop.received:
                 raise JobKilled(stop.received) from exc
             raise
