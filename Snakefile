@@ -30,7 +30,7 @@ localrules:
 
 rule all:
     input:
-        f"reports/{STUDY}/report.md",
+        f"reports/{KEY}/report.md",
 
 
 onsuccess:

@@ -40,7 +40,8 @@ def fabricate(root: Path) -> list[str]:
         final = {f"{layer}/{metric}": value(c, seed, 2, layer, metric)
                  for layer, metrics in LAYERS.items() for metric in metrics}
         summary = {"run": run.record(), "metrics": fingerprint(out / "metrics.parquet"), "sizes": [64, 30, 10],
-                   "final": final, "diverged": False, "wall_time_s": 1.5, "mlflow_run_id": f"run{c}{seed}"}
+                   "final": final, "diverged": False, "collapsed": seed == 1 and c == 0,
+                   "wall_time_s": 1.5, "mlflow_run_id": f"run{c}{seed}"}
         (out / "run.json").write_text(json.dumps(summary))
         run_jsons.append(str(out / "run.json"))
     return run_jsons
@@ -63,16 +64,18 @@ def test_every_run_seed_layer_and_epoch_is_aggregated_once(tmp_path):
     run_info = {"study": "s", "arm": "main", "hidden": "30", "dataset": "synthetic", "n": 600, "m": 10,
                 "epochs": 2, "sizes": "64-30-10", "n_w": 64 * 30 + 30 * 10, "diverged": False}
     record = [key for key in RECORD_KEYS if key not in ("cell", "book")]  # every setting of the run's record
-    assert list(table.columns) == ["epoch", "layer", "metric", "value", *record, "sizes", "n_w", "diverged", "n_in"]
+    assert list(table.columns) == ["epoch", "layer", "metric", "value", *record, "sizes", "n_w", "diverged",
+                                   "collapsed", "n_in"]
+    assert set(table[table.collapsed].seed) == {1} and set(table[table.collapsed].init) == {CELLS[0][0]}
     assert table.groupby("layer").n_in.first().dropna().to_dict() == {"W1": 64, "W2": 30}
     assert table[table.layer == "net"].n_in.isna().all()
     for key, expected in run_info.items():
         assert table[key].tolist() == [expected] * len(table), key
     runs = pd.read_csv(tmp_path / "runs.csv", dtype={"hidden": str})
     assert list(runs.columns) == [
-        *record, "sizes", "n_w", "diverged", "run_dir", "acc_validation", "acc_test", "acc_train", "cost_test",
-        "peak_acc_validation", "peak_acc_test", "wall_time_s", "mlflow_run_id", "book_accuracy", "book_split",
-        "book_note"]
+        *record, "sizes", "n_w", "diverged", "collapsed", "run_dir", "acc_validation", "acc_test", "acc_train",
+        "cost_test", "peak_acc_validation", "peak_acc_test", "wall_time_s", "mlflow_run_id", "book_accuracy",
+        "book_split", "book_note"]
     assert len(runs) == len(CELLS) * len(SEEDS) and not runs.duplicated(["init", "lam", "eta", "seed"]).any()
     for key, expected in run_info.items():
         assert runs[key].tolist() == [expected] * len(runs), key
@@ -103,7 +106,7 @@ def test_a_deep_runs_widths_and_weight_count(tmp_path):
 
     run = Run(dataset="mnist", hidden=(100, 100), m=10, epochs=40, train_size=1000, validation_size=None,
               test_size=None, init="scaled", lam=1.0, eta=0.5, seed=2, out="x", study="widths", arm="lam-1")
-    summary = {"run": run.record(), "sizes": [784, 100, 100, 10], "diverged": True}
+    summary = {"run": run.record(), "sizes": [784, 100, 100, 10], "diverged": True, "collapsed": False}
     cols = _run_columns(tmp_path, summary)
     assert (cols["arm"], cols["hidden"], cols["sizes"]) == ("lam-1", "100-100", "784-100-100-10")
     assert cols["n_w"] == 784 * 100 + 100 * 100 + 100 * 10 and cols["diverged"] is True

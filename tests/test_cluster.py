@@ -81,8 +81,8 @@ def test_smoke_study_through_slurm_logs_to_one_tracking_server(cluster, tracking
     assert result.returncode == 0, result.stderr[-4000:]
     log = result.stdout + result.stderr
     assert log.count("has been submitted with SLURM jobid") == 4  # the 4 training jobs went through Slurm
-    assert len(list((tmp_path / "results/smoke/runs").rglob("run.json"))) == 8
-    assert (tmp_path / "reports/smoke/report.md").exists()
+    assert len(list((tmp_path / "results/smoke/synthetic/runs").rglob("run.json"))) == 8
+    assert (tmp_path / "reports/smoke/synthetic/report.md").exists()
     assert not (tmp_path / "mlflow.db").exists()  # nothing fell back to the local store
     experiment = api(tracking_server, "experiments/get-by-name?experiment_name=decaylab")["experiment"]
     runs = api(tracking_server, "runs/search", {"experiment_ids": [experiment["experiment_id"]],

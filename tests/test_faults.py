@@ -31,18 +31,24 @@ def _statuses(uri):
     return [r.info.status for r in client.search_runs([exp.experiment_id])]
 
 
-def test_divergent_member_is_flagged_and_the_rest_goes_on(tmp_path, tracking):
+def test_divergent_and_collapsed_members_are_flagged_and_the_rest_goes_on(tmp_path, tracking):
+    """eta = 1e38 diverges; eta*lam/n = 0.5 shrinks every weight to ~0 at once (chance accuracy): collapsed."""
     members = [make_run("standard", 0.0, 1e38, 0, str(tmp_path / "boom")),
-               make_run("standard", 0.0, 0.5, 0, str(tmp_path / "fine"))]
+               make_run("standard", 0.0, 0.5, 0, str(tmp_path / "fine")),
+               make_run("standard", 600.0, 0.5, 0, str(tmp_path / "flat"))]
     summaries = run_job(make_job(tmp_path, members, dtype="float32", epochs=2))
     assert summaries[0]["diverged"] is True and summaries[0]["diverged_epoch"] == 1
     assert summaries[1]["diverged"] is False and summaries[1]["final"]["net/acc_train"] > 0.5
+    assert [s["collapsed"] for s in summaries] == [False, False, True]
     client = MlflowClient(tracking_uri=tracking)
-    assert client.get_run(summaries[0]["mlflow_run_id"]).data.tags["decaylab.diverged"] == "true"
-    # the analysis leaves the diverged run out of the claims and lists it
+    tags = [client.get_run(s["mlflow_run_id"]).data.tags for s in summaries]
+    assert [(t["decaylab.diverged"], t["decaylab.collapsed"]) for t in tags] == [
+        ("true", "false"), ("false", "false"), ("false", "true")]
+    # the analysis leaves both out of the claims and lists them
     summary = aggregate([f"{mb.out}/run.json" for mb in members], tmp_path / "s.parquet", tmp_path / "runs.csv")
     claims = analyze(summary, pd.read_csv(tmp_path / "runs.csv", dtype={"hidden": str}), "t")
     assert [r["run_dir"] for r in claims["diverged_runs"]] == [members[0].out]
+    assert [r["run_dir"] for r in claims["collapsed_runs"]] == [members[2].out]
 
 
 @pytest.mark.slow

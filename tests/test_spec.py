@@ -11,7 +11,19 @@ import yaml
 
 from decaylab.data import SOURCES, load_synthetic
 from decaylab.inits import INITS
-from decaylab.spec import SCHEMA, ConfigError, cells, defaults, fmt, jobs, load_config, runs, schema, validate
+from decaylab.spec import (
+    SCHEMA,
+    ConfigError,
+    cells,
+    defaults,
+    fmt,
+    jobs,
+    load_config,
+    runs,
+    schema,
+    skipped_arms,
+    validate,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
@@ -96,7 +108,7 @@ def test_book_presets_are_the_books_configurations():
 def test_paths_are_literal_and_deterministic():
     assert [fmt(5.0), fmt(0.1), fmt(50), fmt(2.0), fmt(0.5)] == ["5", "0.1", "50", "2", "0.5"]
     grid = runs(validate(CONFIG), "grid")
-    assert grid[0].out == "results/grid/runs/main/init~standard/lam~0/eta~0.1/hidden~30/seed~0"
+    assert grid[0].out == "results/grid/fashion-mnist/runs/main/init~standard/lam~0/eta~0.1/hidden~30/seed~0"
     assert grid[0].cell == "main/init~standard/lam~0/eta~0.1/hidden~30"
     assert [r.out for r in grid] == [r.out for r in runs(validate(CONFIG), "grid")]
 
@@ -104,6 +116,29 @@ def test_paths_are_literal_and_deterministic():
 def test_dataset_override_reaches_every_run():
     config = load_config(ROOT / "config" / "config.yaml", {"study": "book", "dataset": "fashion-mnist"})
     assert {r.dataset for r in runs(config)} == {"fashion-mnist"}
+
+
+def test_a_dataset_keeps_its_own_folders_seeds_and_book_arms():
+    """book on mnist-5k: its own results folder, its 10 seeds, only the arms whose book n fits (the others
+    skipped with the reason, never run on fewer examples)."""
+    config = load_config(ROOT / "config" / "config.yaml", {"study": "book", "dataset": "mnist-5k"})
+    digits = runs(config)
+    assert {r.arm for r in digits} == {"small-noreg", "small-l2"} and {r.n for r in digits} == {1000}
+    assert sorted({r.seed for r in digits}) == list(range(10))
+    assert all(r.out.startswith("results/book/mnist-5k/runs/") for r in digits)
+    skipped = skipped_arms(config)
+    assert set(skipped) == {"full-noreg", "full-l2", "init-h30", "init-h100", "wide"}
+    assert "n=50,000" in skipped["full-l2"] and "3,000" in skipped["full-l2"]
+    fashion = load_config(ROOT / "config" / "config.yaml", {"study": "book"})
+    assert skipped_arms(fashion) == {} and {r.seed for r in runs(fashion)} == {0, 1, 2}
+    assert not {r.out for r in runs(fashion)} & {r.out for r in digits}
+
+
+def test_a_train_size_beyond_the_split_is_refused_with_study_arm_and_sizes():
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    config["studies"]["book"]["arms"]["small-l2"]["train_size"] = 5000
+    with pytest.raises(ConfigError, match="studies/book/arms/small-l2/train_size: 5000 exceeds the 3000"):
+        validate({**config, "study": "book", "dataset": "mnist-5k"})
 
 
 def test_enumerations_and_defaults_are_written_once():

@@ -159,9 +159,9 @@ def test_rerun_of_a_folder_supersedes_earlier_runs(tmp_path, tracking):
 
 
 def test_a_rerun_study_leaves_one_live_parent(tmp_path, tracking):
-    first = store.start_study_run("decaylab", "smoke", str(tmp_path / "results/smoke"))
-    other = store.start_study_run("decaylab", "smoke", str(tmp_path / "elsewhere/results/smoke"))
-    second = store.start_study_run("decaylab", "smoke", str(tmp_path / "results/smoke"))
+    first = store.start_study_run("decaylab", "smoke", "synthetic", str(tmp_path / "results/smoke"))
+    other = store.start_study_run("decaylab", "smoke", "synthetic", str(tmp_path / "elsewhere/results/smoke"))
+    second = store.start_study_run("decaylab", "smoke", "synthetic", str(tmp_path / "results/smoke"))
     client = MlflowClient(tracking_uri=tracking)
     live = client.search_runs([second["experiment_id"]])
     assert sorted(r.info.run_id for r in live) == sorted([other["parent_run_id"], second["parent_run_id"]])
@@ -169,7 +169,8 @@ def test_a_rerun_study_leaves_one_live_parent(tmp_path, tracking):
     assert old.info.lifecycle_stage == "deleted" and old.info.status == "KILLED"
     assert second["runs_address"] == (f"http://127.0.0.1:5000/#/experiments/{second['experiment_id']}/runs"
                                       "?workflowType=machine_learning&searchFilter="
-                                      "tags.%60decaylab.study%60%20%3D%20%27smoke%27")
+                                      "tags.%60decaylab.study%60%20%3D%20%27smoke%27%20and%20tags.%60decaylab.dataset"
+                                      "%60%20%3D%20%27synthetic%27")
 
 
 def test_the_experiment_describes_every_metric_a_run_logs(tmp_path, tracking):
@@ -179,7 +180,7 @@ def test_the_experiment_describes_every_metric_a_run_logs(tmp_path, tracking):
     run_job(make_job(tmp_path, [make_run("standard", 1.0, 0.5, 0, str(out))], epochs=1))
     metrics = set(pd.read_parquet(out / "metrics.parquet").metric)
     assert metrics == set(METRICS)  # every logged name described, no description of a name never logged
-    parent = store.start_study_run("decaylab", "smoke", str(tmp_path / "results"))
+    parent = store.start_study_run("decaylab", "smoke", "synthetic", str(tmp_path / "results"))
     note = MlflowClient(tracking_uri=tracking).get_experiment(parent["experiment_id"]).tags[store.NOTE_TAG]
     for name, meaning in METRICS.items():
         assert f"| `{name}` | {meaning} |" in note

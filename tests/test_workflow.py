@@ -51,30 +51,30 @@ def smoke(tmp_path_factory):
 
 
 def test_smoke_study_produces_summary_claims_figures(smoke):
-    summary = pd.read_parquet(smoke / "results/smoke/summary.parquet")
-    runs = pd.read_csv(smoke / "results/smoke/runs.csv")
+    summary = pd.read_parquet(smoke / "results/smoke/synthetic/summary.parquet")
+    runs = pd.read_csv(smoke / "results/smoke/synthetic/runs.csv")
     assert len(runs) == 8 and runs[["init", "lam", "seed"]].drop_duplicates().shape[0] == 8
     assert set(summary.epoch) == {0, 1, 2, 3} and set(summary.layer) == {"W1", "W2", "net"}
-    claims = json.loads((smoke / "reports/smoke/claims.json").read_text())
+    claims = json.loads((smoke / "reports/smoke/synthetic/claims.json").read_text())
     assert set(claims["claims"]) == {"1_early_decay_dominance", "2_decay_rate", "3_tail_off", "4_init_comparison"}
     for claim in claims["claims"].values():
         assert claim["verdict"] and not claim["verdict"].startswith("not testable")
     assert claims["claims"]["2_decay_rate"]["dead_pixel_max_log_error"] < 1e-5
     for name in FIGURES:
         for ext in ("png", "svg"):
-            assert (smoke / f"reports/smoke/figures/{name}.{ext}").stat().st_size > 1000
-    report = (smoke / "reports/smoke/report.md").read_text()
+            assert (smoke / f"reports/smoke/synthetic/figures/{name}.{ext}").stat().st_size > 1000
+    report = (smoke / "reports/smoke/synthetic/report.md").read_text()
     assert "### 3. Tail-off size" in report and "figures/tail_off.png" in report
     assert "| slope | ci95 |" not in report  # one width and one lam > 0: no slope to fit, no empty table
     assert "| layer | init | arm | lam | eta | hidden | n_in | rms_start |" in report  # claim 4's weights
 
 
 def test_figures_redrawn_from_the_summary_are_the_same_files(smoke, tmp_path):
-    make(FIGURES, pd.read_parquet(smoke / "results/smoke/summary.parquet"), tmp_path)
+    make(FIGURES, pd.read_parquet(smoke / "results/smoke/synthetic/summary.parquet"), tmp_path)
     for name in FIGURES:
         for ext in ("png", "svg"):
             drawn = (tmp_path / f"{name}.{ext}").read_bytes()
-            assert drawn == (smoke / f"reports/smoke/figures/{name}.{ext}").read_bytes(), f"{name}.{ext}"
+            assert drawn == (smoke / f"reports/smoke/synthetic/figures/{name}.{ext}").read_bytes(), f"{name}.{ext}"
 
 
 def test_smoke_runs_are_in_mlflow_under_one_parent(smoke):
@@ -95,9 +95,9 @@ def test_smoke_runs_are_in_mlflow_under_one_parent(smoke):
 def test_the_study_run_is_its_home_page(smoke):
     """The parent run shows the verdicts, the study's setting, headline numbers and the report with its figures."""
     client = MlflowClient(tracking_uri=f"sqlite:///{smoke / 'mlflow.db'}")
-    parent = json.loads((smoke / "results/smoke/mlflow.json").read_text())
+    parent = json.loads((smoke / "results/smoke/synthetic/mlflow.json").read_text())
     run = client.get_run(parent["parent_run_id"])
-    claims = json.loads((smoke / "reports/smoke/claims.json").read_text())["claims"]
+    claims = json.loads((smoke / "reports/smoke/synthetic/claims.json").read_text())["claims"]
     note = run.data.tags["mlflow.note.content"]
     for key, claim in claims.items():
         assert claim["verdict"] in note and run.data.tags[f"decaylab.claim{key[0]}"] == claim["verdict"]
@@ -110,9 +110,9 @@ def test_the_study_run_is_its_home_page(smoke):
     assert artifacts == {"report.md", "report.html", "claims.json", "runs.csv", "figures"}
     figures = {a.path for a in client.list_artifacts(run.info.run_id, "figures")}
     assert figures == {f"figures/{name}.png" for name in FIGURES}
-    html = (smoke / "results/smoke/report.html").read_text()
+    html = (smoke / "results/smoke/synthetic/report.html").read_text()
     assert html.count('src="data:image/png;base64,') == len(FIGURES) and "<table>" in html
-    assert parent["runs_address"] in (smoke / "logs/smoke/tracking_setup.log").read_text()
+    assert parent["runs_address"] in (smoke / "logs/smoke/synthetic/tracking_setup.log").read_text()
 
 
 def test_offline_failure_ends_with_its_cause_and_fix(tmp_path):
@@ -139,13 +139,13 @@ def test_snakemake_report_shows_the_verdicts_and_every_figure(smoke):
     assert result.returncode == 0, result.stderr[-3000:]
     html = (smoke / "report.html").read_text()
     embedded = {path: base64.b64decode(data) for path, data in re.findall(
-        r'"(reports/smoke/[^"]+)": \{"name".*?"data_uri": "data:[^"]*?;base64,([^"]+)"', html)}
+        r'"(reports/smoke/synthetic/[^"]+)": \{"name".*?"data_uri": "data:[^"]*?;base64,([^"]+)"', html)}
     for name in FIGURES:
-        png = embedded[f"reports/smoke/figures/{name}.png"]
-        assert png == (smoke / f"reports/smoke/figures/{name}.png").read_bytes(), name
+        png = embedded[f"reports/smoke/synthetic/figures/{name}.png"]
+        assert png == (smoke / f"reports/smoke/synthetic/figures/{name}.png").read_bytes(), name
         assert f'"caption": "<p>{FIGURES[name][:60]}' in html  # its caption, written once in figures.py
-    report = embedded["reports/smoke/report.md"].decode()
-    claims = json.loads((smoke / "reports/smoke/claims.json").read_text())["claims"]
+    report = embedded["reports/smoke/synthetic/report.md"].decode()
+    claims = json.loads((smoke / "reports/smoke/synthetic/claims.json").read_text())["claims"]
     for claim in claims.values():
         assert claim["verdict"] in report
 
@@ -186,8 +186,8 @@ def _member_runs_running(work: Path) -> int:
 
 def _same_summary(a: Path, b: Path, rtol: float = 0.0):
     keys = ["arm", "init", "lam", "eta", "hidden", "seed", "epoch", "layer", "metric"]
-    left = pd.read_parquet(a / "results/smoke/summary.parquet").sort_values(keys).reset_index(drop=True)
-    right = pd.read_parquet(b / "results/smoke/summary.parquet").sort_values(keys).reset_index(drop=True)
+    left = pd.read_parquet(a / "results/smoke/synthetic/summary.parquet").sort_values(keys).reset_index(drop=True)
+    right = pd.read_parquet(b / "results/smoke/synthetic/summary.parquet").sort_values(keys).reset_index(drop=True)
     pd.testing.assert_frame_equal(left, right, check_exact=rtol == 0, rtol=rtol or 1e-5)
 
 
@@ -195,10 +195,10 @@ def test_sigkill_of_the_whole_run_then_rerun_finishes_with_the_same_numbers(smok
     work = scratch_workflow(tmp_path)
     proc = _start(work)
     # kill once one run is finished and another is mid-training (its MLflow run RUNNING)
-    _wait_for(lambda: any((work / "results/smoke/runs").rglob("run.json")) and _member_runs_running(work))
+    _wait_for(lambda: any((work / "results/smoke/synthetic/runs").rglob("run.json")) and _member_runs_running(work))
     os.killpg(proc.pid, signal.SIGKILL)  # snakemake and every job it started, as a crash would
     proc.wait()
-    assert not (work / "reports/smoke/report.md").exists()
+    assert not (work / "reports/smoke/synthetic/report.md").exists()
     # Snakemake's lock survives a SIGKILL by design (it guards against two runs in one folder)
     assert snakemake(work, "--unlock").returncode == 0
     result = snakemake(work)
@@ -210,7 +210,7 @@ def test_sigkill_of_the_whole_run_then_rerun_finishes_with_the_same_numbers(smok
     current = [r for r in runs if "decaylab.superseded" not in r.data.tags
                and r.data.tags.get("decaylab.role") != "study"]
     assert len(current) == 8 and {r.info.status for r in current} == {"FINISHED"}
-    assert len(pd.read_csv(work / "results/smoke/runs.csv")) == 8
+    assert len(pd.read_csv(work / "results/smoke/synthetic/runs.csv")) == 8
     assert statuses.count("KILLED") >= 1  # the jobs caught by the kill, reaped on the rerun
 
 
@@ -254,7 +254,7 @@ def _another_cells_values(folder: Path) -> None:
     (folder / "run.json").write_text(json.dumps(summary))
 
 
-RUNS = "results/smoke/runs/main"
+RUNS = "results/smoke/synthetic/runs/main"
 DAMAGES = {  # folder: (damage, why)
     f"{RUNS}/init~standard/lam~5/eta~0.5/hidden~16/seed~1": (
         lambda f: os.truncate(f / "metrics.parquet", 1000), "metrics.parquet is not the file run.json recorded"),
@@ -282,14 +282,15 @@ def test_damaged_runs_stop_the_study_naming_them_and_the_fix_retrains_them(smoke
     last = output.strip().splitlines()[-1]
     assert last.startswith("decaylab: ") and last.endswith("--forcerun aggregate"), last
     assert sum(f"{folder} is damaged: {why}" in last for folder, (_, why) in DAMAGES.items()) == 2
-    assert "and 2 more (all listed in logs/smoke/damaged-runs.txt)" in last
-    assert sorted((work / "logs/smoke/damaged-runs.txt").read_text().split()) == sorted(DAMAGES)
-    assert "Retrain them: rm -rf $(cat logs/smoke/damaged-runs.txt) results/smoke/runs.csv && snakemake" in last
+    assert "and 2 more (all listed in logs/smoke/synthetic/damaged-runs.txt)" in last
+    assert sorted((work / "logs/smoke/synthetic/damaged-runs.txt").read_text().split()) == sorted(DAMAGES)
+    assert ("Retrain them: rm -rf $(cat logs/smoke/synthetic/damaged-runs.txt) results/smoke/synthetic/runs.csv "
+            "&& snakemake") in last
     for folder in DAMAGES:  # the fix the line gives
         shutil.rmtree(work / folder, ignore_errors=True)
-    (work / "results/smoke/runs.csv").unlink()
+    (work / "results/smoke/synthetic/runs.csv").unlink()
     fixed = snakemake(work, "--forcerun", "aggregate")
     assert fixed.returncode == 0, fixed.stderr[-3000:]
     assert all((work / folder / "metrics.parquet").exists() for folder in DAMAGES)
-    assert (json.loads((work / "reports/smoke/claims.json").read_text())
-            == json.loads((smoke / "reports/smoke/claims.json").read_text()))
+    assert (json.loads((work / "reports/smoke/synthetic/claims.json").read_text())
+            == json.loads((smoke / "reports/smoke/synthetic/claims.json").read_text()))

@@ -16,7 +16,7 @@ def _run_columns(run_dir: Path, summary: dict) -> dict:
     settings = {key: value for key, value in run.items() if key not in ("cell", "book")}
     return {**settings, "hidden": literal(run["hidden"]),
             "sizes": literal(sizes), "n_w": sum(a * b for a, b in zip(sizes[:-1], sizes[1:])),
-            "diverged": summary["diverged"], "run_dir": str(run_dir)}
+            "diverged": summary["diverged"], "collapsed": summary["collapsed"], "run_dir": str(run_dir)}
 
 
 def _layer_inputs(layers: pd.Series, sizes: list[int]) -> pd.Series:
@@ -30,7 +30,8 @@ def aggregate(run_jsons: list[str], summary_out: Path, runs_out: Path) -> pd.Dat
     for path in dict.fromkeys(run_jsons):  # in the study's order; a run listed twice is counted once
         run_dir = Path(path).parent
         summary = json.loads(Path(path).read_text())
-        why = metrics_damage(run_dir, summary) if "run" in summary else "no run record (an older decaylab wrote it)"
+        why = (metrics_damage(run_dir, summary) if "run" in summary and "collapsed" in summary
+               else "no run record or collapse flag (an older decaylab wrote it)")
         if why:
             raise DamagedRunError(f"{run_dir} is damaged: {why}; nothing was aggregated. Delete the folder and rerun "
                                   "the study with --forcerun aggregate: its job retrains it.")

@@ -28,8 +28,9 @@ RUN_INFO = ["n", "m", "epochs", "n_w", "sizes"]
 
 
 def wide(summary: pd.DataFrame) -> pd.DataFrame:
-    """One row per run x epoch x layer, one column per metric, and n_in per weight layer (diverged runs left out)."""
-    ok = summary[~summary.diverged]
+    """One row per run x epoch x layer, one column per metric, and n_in per weight layer (diverged and collapsed
+    runs left out)."""
+    ok = summary[~summary.diverged & ~summary.collapsed]
     out = ok.pivot_table(index=[*RUN_KEYS, *RUN_INFO, "epoch", "layer"], columns="metric", values="value",
                          aggfunc="first").reset_index()
     out.columns.name = None
@@ -330,7 +331,7 @@ def book_table(runs: pd.DataFrame, claims: dict) -> list[dict]:
         book = cell["book"]
         key = (cell["arm"], cell["init"], cell["lam"], cell["eta"], cell["hidden"])
         mine = runs[(runs.arm == cell["arm"]) & (runs.init == cell["init"]) & (runs.lam == cell["lam"])
-                    & (runs.eta == cell["eta"]) & (runs.hidden == cell["hidden"]) & ~runs.diverged]
+                    & (runs.eta == cell["eta"]) & (runs.hidden == cell["hidden"]) & ~runs.diverged & ~runs.collapsed]
         split = book.get("split", "test")
         row = {**cell, "eta_lam_over_n": cell["eta"] * cell["lam"] / cell["n"],
                "exp_minus_eta_lam_over_m": math.exp(-cell["eta"] * cell["lam"] / cell["m"]),
@@ -352,6 +353,7 @@ def analyze(summary: pd.DataFrame, runs: pd.DataFrame, study: str) -> dict:
     claims = {"1_early_decay_dominance": claim_dominance(w), "2_decay_rate": claim_decay_rate(w),
               "3_tail_off": claim_tail_off(w), "4_init_comparison": claim_init(w, runs)}
     diverged = runs[runs.diverged][RUN_KEYS + ["run_dir"]].to_dict("records")
+    collapsed = runs[runs.collapsed][RUN_KEYS + ["run_dir"]].to_dict("records")
     return {
         "study": study, "datasets": sorted(runs.dataset.unique()), "runs": len(runs),
         "thresholds": {"early_epochs": EARLY_EPOCHS, "decay_share": SHARE_THRESHOLD,
@@ -360,4 +362,5 @@ def analyze(summary: pd.DataFrame, runs: pd.DataFrame, study: str) -> dict:
         "claims": claims,
         "book_examples": book_table(runs, claims),
         "diverged_runs": diverged,
+        "collapsed_runs": collapsed,
     }

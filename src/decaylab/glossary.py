@@ -1,6 +1,5 @@
-"""What each logged metric means (MLflow's experiment description), and when a run counts as diverged. A test
-checks that every metric a run
-logs is described here."""
+"""What each logged metric means (MLflow's experiment description), and when a run counts as diverged or
+collapsed. A test checks that every metric a run logs is described here."""
 
 import math
 
@@ -55,6 +54,17 @@ def diverges(metrics: dict[tuple[str, str], float]) -> bool:
         if metric == "rms" and layer != "net" and not value <= EXPLODED_RMS:
             return True  # also catches NaN and inf
     return False
+
+
+CHANCE_FACTOR = 1.5
+COLLAPSE_RULE = (
+    f"A run that did not diverge is flagged collapsed when it learned nothing: its final validation accuracy is at "
+    f"most {CHANCE_FACTOR:g}x chance (1/classes), or its training cost at the end is not below its initial one.")
+
+
+def collapses(first: dict[str, float], last: dict[str, float], classes: int) -> bool:
+    """COLLAPSE_RULE on a run's first and last epoch (`net/<metric>` keys)."""
+    return last["net/acc_validation"] <= CHANCE_FACTOR / classes or last["net/cost_train"] >= first["net/cost_train"]
 
 
 def experiment_note() -> str:

@@ -41,7 +41,6 @@ class EnsembleModule(L.LightningModule):
             self.register_buffer(f"b{i}", b)
         for key, tensor in data.tensors.items():
             self.register_buffer(key, tensor, persistent=False)
-        self.register_buffer("eta", torch.tensor([run.eta for run in job.runs], dtype=dtype), persistent=False)
         self.register_buffer("lam", torch.tensor([run.lam for run in job.runs], dtype=dtype), persistent=False)
         self.predictions = instrument.shrink_predictions([run.eta for run in job.runs], [run.lam for run in job.runs],
                                                          self.n, job.shared.m)
@@ -69,7 +68,8 @@ class EnsembleModule(L.LightningModule):
 
     def on_train_start(self):
         self.trained_on = str(self.device)  # Lightning moves the module back to the CPU after fit
-        self.hyper = Hyper(self.eta, self.lam, self.n)
+        self.hyper = Hyper([run.eta for run in self.job.runs], [run.lam for run in self.job.runs], self.n,
+                           self.n_steps, self.w0.dtype, self.device)
         self.predictions = {key: value.to(self.device) for key, value in self.predictions.items()}
         self.sizes_now = instrument.weight_sizes(self.weights, self.dead)
         self._emit(0, {**self.sizes_now, **self._evaluate()})
@@ -91,6 +91,7 @@ class EnsembleModule(L.LightningModule):
             sgd_step(weights, biases, x, y, self.hyper, self.stats, gradient=self.job.gradient)
 
     def on_train_epoch_end(self):
+        self.hyper.fold(self.padded[0])
         sizes = instrument.weight_sizes(self.weights, self.dead)
         metrics = {**sizes, **self._evaluate()}
         metrics.update(self.predictions)

@@ -46,19 +46,27 @@ def unpad(weights: list[torch.Tensor], biases: list[torch.Tensor], sizes: list[i
     return ws, [b[:, :n_out] for b, n_out in zip(biases, sizes[1:])]
 
 
-def _layer(w: torch.Tensor, b: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
-    """z = W a + b for every member; a is (K, B, n_in) or shared by all members (B, n_in)."""
+def _layer(w: torch.Tensor, b: torch.Tensor, a: torch.Tensor, scale: torch.Tensor | None = None) -> torch.Tensor:
+    """z = s W a + b for every member (s: a (K, 1, 1) scale, see Hyper; None: 1); a is (K, B, n_in) or shared
+    by all members (B, n_in)."""
     if a.dim() == 2:  # one large GEMM, no K-fold copy of the input
         k, n_out, n_in = w.shape
-        return torch.addmm(b.reshape(-1), a, w.reshape(k * n_out, n_in).T).view(len(a), k, n_out).transpose(0, 1)
-    return torch.baddbmm(b.unsqueeze(1), a, w.transpose(1, 2))
+        if scale is None:
+            return torch.addmm(b.reshape(-1), a, w.reshape(k * n_out, n_in).T).view(len(a), k, n_out).transpose(0, 1)
+        return torch.addcmul(b.unsqueeze(1), (a @ w.reshape(k * n_out, n_in).T).view(len(a), k, n_out).transpose(0, 1),
+                             scale)
+    if scale is None:
+        return torch.baddbmm(b.unsqueeze(1), a, w.transpose(1, 2))
+    return torch.addcmul(b.unsqueeze(1), torch.bmm(a, w.transpose(1, 2)), scale)
 
 
-def forward(weights: list[torch.Tensor], biases: list[torch.Tensor], x: torch.Tensor):
-    """Pre-activations and activations of every layer; x is (K, B, n_in) or shared (B, n_in)."""
+def forward(weights: list[torch.Tensor], biases: list[torch.Tensor], x: torch.Tensor,
+            scale: torch.Tensor | None = None):
+    """Pre-activations and activations of every layer; x is (K, B, n_in) or shared (B, n_in); the weights are
+    scale * weights when a scale is given (training's stored V, see Hyper)."""
     zs, acts = [], [x]
     for w, b in zip(weights, biases):
-        zs.append(_layer(w, b, acts[-1]))
+        zs.append(_layer(w, b, acts[-1], scale))
         acts.append(torch.sigmoid(zs[-1]))
     return zs, acts
 
@@ -93,13 +101,14 @@ class StepStats:
         self._row_views = buffer.unbind(0)
         self.w_sum = [torch.zeros_like(w) for w in weights]
 
-    def record(self, weights, biases, acts, zs, deltas, bias_steps) -> None:
+    def record(self, weights, biases, acts, zs, deltas, bias_steps, scale) -> None:
+        """One step; the network's weights are scale * weights (see Hyper)."""
         k = weights[0].shape[0]
         values = []
         for w, b, a, z, d, db, w_sum in zip(weights, biases, acts, zs, deltas, bias_steps, self.w_sum):
             values += [torch.linalg.vecdot(d.view(k, -1), z.view(k, -1)), torch.linalg.vecdot(db, b),
                        _step_sq(d, a)]
-            w_sum.add_(w)
+            w_sum.addcmul_(w, scale)
         torch.stack(values, out=self._row_views[self.steps_done])
         self.steps_done += 1
 
@@ -135,15 +144,23 @@ def _step_sq(d: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
 
 
 class Hyper:
-    """Per-member step constants: decay factor f = 1 - eta*lam/n and learning rate eta."""
+    """Per-member step constants and the exact decay.
 
-    def __init__(self, eta: torch.Tensor, lam: torch.Tensor, n: int):
-        self.eta = eta
-        self.f = 1.0 - eta * lam / n  # positive: spec's checks keep eta*lam below n
-        self.f3 = self.f.view(-1, 1, 1)
-        # One shared factor lets the update run as a single fused pass over W.
-        shared = bool((self.f == self.f[0]).all()) and bool((eta == eta[0]).all())
-        self.shared_f = float(self.f[0]) if shared else None
+    The decay factor f = 1 - eta*lam/n is held in float64 and never applied to W directly: within an epoch the
+    stored V carry W_t = s_t V_t with s_t = f^t (float64, one table per epoch's steps), so the update
+    W' = f W - eta g becomes V' = V - eta g / s_{t+1}. A weight without gradient (an always-zero pixel) then
+    follows f^t exactly whatever the dtype; float32 cannot hold 1 - f itself below ~6e-8, and W*f rounds again
+    at every step. `fold` writes W = s_t V back at the epoch's end (one rounding).
+    """
+
+    def __init__(self, etas, lams, n: int, steps: int, dtype=torch.float64, device=None):
+        eta64 = torch.as_tensor(etas, dtype=torch.float64, device=device)
+        self.f = 1.0 - eta64 * torch.as_tensor(lams, dtype=torch.float64, device=device) / n  # spec: eta*lam < n
+        self.eta = eta64.to(dtype)
+        powers = self.f.unsqueeze(0) ** torch.arange(steps + 1, dtype=torch.float64, device=device).unsqueeze(1)
+        self.scale = powers.to(dtype).view(steps + 1, -1, 1, 1)  # s_t per member, (steps + 1, K, 1, 1)
+        self.inverse = (1 / powers).to(dtype).view(steps + 1, -1, 1, 1)
+        self.t = 0  # steps taken since the last fold
         self._eta_over_m: dict[int, torch.Tensor] = {}
 
     def eta_over(self, m_b: int) -> torch.Tensor:
@@ -152,27 +169,32 @@ class Hyper:
             self._eta_over_m[m_b] = (self.eta / m_b).view(-1, 1, 1)
         return self._eta_over_m[m_b]
 
+    def fold(self, weights: list[torch.Tensor]) -> None:
+        """Make the stored weights the network's own again (W = s_t V) and restart the scale at 1."""
+        if self.t:
+            for w in weights:
+                w.mul_(self.scale[self.t])
+        self.t = 0
+
 
 def sgd_step(weights, biases, x, y, hyper: Hyper, stats: StepStats | None = None, gradient: bool = True):
     """One mini-batch step of every member; x (K, m_b, n_in), y (K, m_b, n_out) one-hot.
 
+    The stored weights are V (see Hyper): the network's are W = s V until `hyper.fold`.
     gradient=False applies the decay part alone (a pure-decay control).
     """
+    s, inverse_next = hyper.scale[hyper.t], hyper.inverse[hyper.t + 1]
+    hyper.t += 1
     if not gradient:
-        for w in weights:
-            w.mul_(hyper.f3)
         return
-    zs, acts = forward(weights, biases, x)
+    zs, acts = forward(weights, biases, x, s)
     # Output error of the book's cost, pre-scaled by eta/m_b so that eta*g = d^T a for every layer.
     deltas = [(acts[-1] - y).mul_(hyper.eta_over(x.shape[1]))]
     for w, a in zip(reversed(weights[1:]), reversed(acts[1:-1])):
-        deltas.insert(0, torch.bmm(deltas[0], w).mul_(torch.addcmul(a, a, a, value=-1)))
+        deltas.insert(0, torch.bmm(deltas[0], w).mul_(torch.addcmul(a, a, a, value=-1)).mul_(s))
     bias_steps = [d.sum(1) for d in deltas]
     if stats is not None:
-        stats.record(weights, biases, acts, zs, deltas, bias_steps)
+        stats.record(weights, biases, acts, zs, deltas, bias_steps, s)
     for w, b, d, a_in, db in zip(weights, biases, deltas, acts, bias_steps):
-        if hyper.shared_f is not None:
-            w.baddbmm_(d.transpose(1, 2), a_in, beta=hyper.shared_f, alpha=-1)
-        else:
-            w.mul_(hyper.f3).baddbmm_(d.transpose(1, 2), a_in, alpha=-1)
+        w.baddbmm_((d * inverse_next).transpose(1, 2), a_in, alpha=-1)
         b.sub_(db)

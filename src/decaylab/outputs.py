@@ -15,7 +15,7 @@ import numpy as np
 
 from decaylab.atomic import atomic_path, write_text
 from decaylab.errors import ExpectedError
-from decaylab.glossary import diverges
+from decaylab.glossary import collapses, diverges
 from decaylab.integrity import METRICS, fingerprint
 from decaylab.spec import Job, Run, config_hash
 
@@ -58,9 +58,10 @@ class RunRecords:
         self.tracked.log_epoch(epoch, {f"{layer}/{metric}": v if math.isfinite(v) else float("nan")
                                        for (layer, metric), v in metrics.items()})
 
-    def final(self) -> dict[str, float]:
-        last = max(r[0] for r in self.rows)
-        return {f"{layer}/{metric}": v for epoch, layer, metric, v in self.rows if epoch == last}
+    def epoch(self, which: int) -> dict[str, float]:
+        """One epoch's metrics as `layer/metric` (-1: the last)."""
+        at = max(r[0] for r in self.rows) if which == -1 else which
+        return {f"{layer}/{metric}": v for epoch, layer, metric, v in self.rows if epoch == at}
 
 
 def write_outputs(job: Job, rec: RunRecords, sizes: list[int], device: str, commit: str | None,
@@ -78,8 +79,9 @@ def write_outputs(job: Job, rec: RunRecords, sizes: list[int], device: str, comm
     config = job.run_config(rec.run)
     summary = {
         "run": rec.run.record(), "metrics": fingerprint(out / METRICS), "config": config, "sizes": sizes,
-        "final": rec.final(),
-        "diverged": rec.diverged_epoch is not None, "diverged_epoch": rec.diverged_epoch, **timing,
+        "final": rec.epoch(-1),
+        "diverged": rec.diverged_epoch is not None, "diverged_epoch": rec.diverged_epoch,
+        "collapsed": rec.diverged_epoch is None and collapses(rec.epoch(0), rec.epoch(-1), sizes[-1]), **timing,
         "members_in_job": len(job.runs), "device": device,
         "versions": {p: version(p) for p in ("torch", "lightning", "mlflow", "numpy", "pandas")},
         "git_commit": commit, "config_hash": config_hash(config),
@@ -94,7 +96,8 @@ def finish_tracking(tracked, out: Path, summary: dict) -> dict:
     tracked.log_artifact(out / METRICS)
     _write_summary(out, {**summary, "tracking": "logged" if tracked.logged else "pending"})
     tracked.log_artifact(out / "run.json")
-    tracked.finish("FINISHED", tags={"decaylab.diverged": str(summary["diverged"]).lower()})
+    tracked.finish("FINISHED", tags={f"decaylab.{flag}": str(summary[flag]).lower()
+                                     for flag in ("diverged", "collapsed")})
     summary["tracking"] = "logged" if tracked.logged else "pending"
     if not tracked.logged:
         _write_summary(out, summary)

@@ -1,8 +1,9 @@
 """The run spec: config -> runs -> jobs, validated once where it enters. Torch-free (Snakemake imports it).
 
-A study has arms (sub-grids with their own settings); an arm is the product of its AXES and the study's
-seeds. A run is one network, one grid point and seed, written to one folder:
-    results/<study>/runs/<arm>/init~<init>/lam~<lam>/eta~<eta>/hidden~<h>/seed~<s>/
+A study has arms (sub-grids with their own settings) and runs on one dataset; an arm is the product of its
+AXES and the study's seeds. A run is one network, one grid point and seed, written to one folder:
+    results/<study>/<dataset>/runs/<arm>/init~<init>/lam~<lam>/eta~<eta>/hidden~<h>/seed~<s>/
+(<study>/<dataset> is the study's key: its results, report and MLflow runs stay apart from another dataset's).
 A job trains runs that share the SHARED settings as one ensemble. The config is checked against the schema
 (workflow/schemas/config.schema.yaml: every key, its default; enumerations filled in from the registries
 that define them) and the meaning checks below; a job file given to the trainer goes through the same checks.
@@ -148,6 +149,11 @@ class Run:
         return self.train_size or SOURCES[self.dataset].sizes[0]
 
     @property
+    def study_key(self) -> str:
+        """<study>/<dataset>: the folder of the study's results and report on this dataset."""
+        return f"{self.study}/{self.dataset}"
+
+    @property
     def cell(self) -> str:
         """The grid point without its seed, as a path: <arm>/init~<init>/lam~<lam>/eta~<eta>/hidden~<h>."""
         axes = "/".join(f"{axis}~{literal(getattr(self, axis))}" for axis in AXES)
@@ -182,21 +188,51 @@ RUN_SETTINGS = [f.name for f in fields(Run) if f.name in schema()["definitions"]
                 and f.name != "book"]
 
 
+def _arm_settings(config: dict, study: str) -> dict[str, dict]:
+    """Each arm's settings as given (the study's defaults, the arm's own, the dataset override)."""
+    spec = config["studies"][study]
+    out = {}
+    for arm, own in spec["arms"].items():
+        out[arm] = {**spec.get("defaults", {}), **own}
+        if config.get("dataset"):
+            out[arm]["dataset"] = config["dataset"]
+    return out
+
+
+def skipped_arms(config: dict, study: str | None = None) -> dict[str, str]:
+    """Arms left out on this dataset, with why: the book measured their figure on more training examples than
+    the dataset's split holds (never run on fewer examples and set against the book's figure)."""
+    study = study or config["study"]
+    out = {}
+    for arm, given in _arm_settings(config, study).items():
+        dataset = given.get("dataset", defaults(schema()["definitions"]["settings"])["dataset"])
+        needed, available = given.get("book", {}).get("train_size"), SOURCES[dataset].sizes[0]
+        if needed and given.get("train_size") is None and needed > available:
+            out[arm] = (f"the book's figure for it was measured on n={needed:,} training examples; {dataset}'s "
+                        f"training split holds {available:,}")
+    return out
+
+
 def runs(config: dict, study: str | None = None, root: str = "results") -> list[Run]:
     """Every run of a study (default: the configured one) in a stable order; each arm checked."""
     study = study or config["study"]
     spec = config["studies"][study]
+    skipped = skipped_arms(config, study)
     out = []
-    for arm, own in spec["arms"].items():
-        given = {**spec.get("defaults", {}), **own}
-        if config.get("dataset"):
-            given["dataset"] = config["dataset"]
+    for arm, given in _arm_settings(config, study).items():
+        if arm in skipped:
+            continue
         s = check_settings(given, f"studies/{study}/arms/{arm}")
         scalars = {key: s[key] for key in RUN_SETTINGS if key not in AXES}
-        for init, lam, eta, hidden, seed in itertools.product(*(s[a] for a in AXES), spec["seeds"]):
+        seeds = spec.get("dataset_seeds", {}).get(s["dataset"], spec["seeds"])
+        for init, lam, eta, hidden, seed in itertools.product(*(s[a] for a in AXES), seeds):
             run = Run(**scalars, hidden=tuple(hidden), init=init, lam=float(lam), eta=float(eta), seed=seed,
                       out="", study=study, arm=arm, book=tuple(sorted(s["book"].items())))
-            out.append(replace(run, out=f"{root}/{study}/runs/{run.cell}/seed~{seed}"))
+            out.append(replace(run, out=f"{root}/{run.study_key}/runs/{run.cell}/seed~{seed}"))
+    if not out:
+        raise ConfigError(f"config key studies/{study}: no arm runs on this dataset: {skipped}")
+    if len(datasets := sorted({r.dataset for r in out})) > 1:
+        raise ConfigError(f"config key studies/{study}: a study runs on one dataset, its arms give {datasets}")
     folders = [r.out for r in out]
     repeated = sorted({f for f in folders if folders.count(f) > 1})
     if repeated:

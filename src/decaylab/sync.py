@@ -1,4 +1,4 @@
-"""Log to MLflow every finished run that the store lacks: `python -m decaylab.sync [results/<study> ...]`.
+"""Log to MLflow every finished run that the store lacks: `python -m decaylab.sync [results/<study>/<dataset> ...]`.
 
 A run whose job lost its tracking store (run.json: "tracking": "pending") is logged from its folder: params and
 tags as training gives them, every metric at every epoch from metrics.parquet, the two files as artifacts, its
@@ -51,13 +51,13 @@ def log_run(folder: Path, client, experiment_id: str, experiment: str) -> str:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m decaylab.sync", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("results", nargs="*", type=Path, help="results/<study> folders (default: every study's)")
+    p.add_argument("results", nargs="*", type=Path, help="results/<study>/<dataset> folders (default: every study's)")
     p.add_argument("--experiment", help="MLflow experiment (default: the one each run was trained for)")
     args = p.parse_args(argv)
     from decaylab import tracking
     from decaylab.errors import ExpectedError
 
-    folders = pending_runs(args.results or sorted(Path("results").glob("*/")))
+    folders = pending_runs(args.results or sorted(Path("results").glob("*/*/")))
     stores = {}  # experiment: (client, experiment id), opened once each
     try:
         for folder in folders:

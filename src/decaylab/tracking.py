@@ -159,10 +159,11 @@ def supersede(client, experiment_id: str, tag: str, value: str) -> None:
         client.delete_run(run.info.run_id)
 
 
-def runs_address(experiment_id: str, study: str, ui: str = UI_ADDRESS) -> str:
-    """The UI's runs table of an experiment filtered to one study (the experiment's own page opens on GenAI
-    traces instead, and its table pages through the runs of every study)."""
-    search = quote(f"tags.`decaylab.study` = {quoted(study)}", safe="")
+def runs_address(experiment_id: str, study: str, dataset: str, ui: str = UI_ADDRESS) -> str:
+    """The UI's runs table of an experiment filtered to one study on one dataset (the experiment's own page opens
+    on GenAI traces instead, and its table pages through the runs of every study)."""
+    search = quote(f"tags.`decaylab.study` = {quoted(study)} and tags.`decaylab.dataset` = {quoted(dataset)}",
+                   safe="")
     return f"{ui}/#/experiments/{experiment_id}/runs?workflowType=machine_learning&searchFilter={search}"
 
 
@@ -172,7 +173,7 @@ def run_identity(record: dict, config: dict, commit: str | None, out: str) -> tu
 
     run = recorded_run(record, out)
     tags = {RUN_DIR_TAG: str(Path(out).resolve()),  # two checkouts on one server never retire each other's runs
-            "decaylab.cell": run.label(), "decaylab.study": run.study,
+            "decaylab.cell": run.label(), "decaylab.study": run.study, "decaylab.dataset": run.dataset,
             "decaylab.config_hash": config_hash(config), "git_commit": commit or "unknown"}
     return run.label(with_seed=True), {**config, "arm": run.arm, "n": run.n}, tags
 
@@ -215,7 +216,7 @@ class TrackedRun:
         self.ended = True
 
 
-def start_study_run(experiment: str, study: str, results: str) -> dict:
+def start_study_run(experiment: str, study: str, dataset: str, results: str) -> dict:
     """The study's parent run (its grid points become child runs); returns what jobs need to attach.
 
     A parent started earlier for the same results folder is retired (see `supersede`): one live study.
@@ -226,10 +227,11 @@ def start_study_run(experiment: str, study: str, results: str) -> dict:
     client.set_experiment_tag(experiment_id, NOTE_TAG, experiment_note())
     results = str(Path(results).resolve())
     supersede(client, experiment_id, RESULTS_TAG, results)
-    run = client.create_run(experiment_id, run_name=f"study {study}",
-                            tags={"decaylab.study": study, "decaylab.role": "study", RESULTS_TAG: results})
+    run = client.create_run(experiment_id, run_name=f"study {study} · {dataset}",
+                            tags={"decaylab.study": study, "decaylab.dataset": dataset, "decaylab.role": "study",
+                                  RESULTS_TAG: results})
     return {"tracking_uri": tracking_uri(), "experiment": experiment, "experiment_id": experiment_id,
-            "parent_run_id": run.info.run_id, "runs_address": runs_address(experiment_id, study)}
+            "parent_run_id": run.info.run_id, "runs_address": runs_address(experiment_id, study, dataset)}
 
 
 def publish_study(parent: dict, note: str, params: dict, tags: dict, metrics: dict, files: list[Path]) -> None:

@@ -3,10 +3,10 @@ rule aggregate:
         runs=run_files("run.json"),
         metrics=run_files("metrics.parquet"),
     output:
-        summary="results/{study}/summary.parquet",
-        runs="results/{study}/runs.csv",
+        summary="results/{key}/summary.parquet",
+        runs="results/{key}/runs.csv",
     log:
-        "logs/{study}/aggregate.log",
+        "logs/{key}/aggregate.log",
     conda:
         "../envs/decaylab.yaml"
     script:

@@ -1,11 +1,13 @@
 rule analyze:
     input:
-        summary="results/{study}/summary.parquet",
-        runs="results/{study}/runs.csv",
+        summary="results/{key}/summary.parquet",
+        runs="results/{key}/runs.csv",
     output:
-        claims="reports/{study}/claims.json",
+        claims="reports/{key}/claims.json",
+    params:
+        study=STUDY,
     log:
-        "logs/{study}/analyze.log",
+        "logs/{key}/analyze.log",
     conda:
         "../envs/decaylab.yaml"
     script:

@@ -7,7 +7,7 @@ from decaylab.figures import FIGURES
 from decaylab.integrity import DamagedRunError, check_study
 from decaylab.resources import ResourceError, plan
 from decaylab.snake import failure_summary, summary_line
-from decaylab.spec import ConfigError, jobs, runs, study_params, validate
+from decaylab.spec import ConfigError, jobs, runs, skipped_arms, study_params, validate
 
 try:
     config.update(validate(config))  # the schema's defaults filled in; names a bad key and the allowed values
@@ -16,20 +16,23 @@ except ConfigError as exc:
 
 STUDY = config["study"]
 RUNS = runs(config)
+KEY = RUNS[0].study_key  # <study>/<dataset>: results/KEY, reports/KEY, logs/KEY
+SKIPPED = skipped_arms(config)
+for arm, why in SKIPPED.items():
+    print(f"decaylab: arm {arm} of study {STUDY} is skipped: {why}", file=sys.stderr)
 TRAIN_JOBS = jobs(RUNS, config["members_per_job"])
 try:  # a damaged run folder is never taken for a finished run, nor aggregated
     overrides = "".join(f" {key}={config[key]}" for key in ("dataset",) if config[key])
-    check_study(RUNS, Path(f"results/{STUDY}/runs.csv"), f"snakemake --cores 2 --config study={STUDY}{overrides}",
-                Path(f"logs/{STUDY}/damaged-runs.txt"), Path(f"reports/{STUDY}/report.md"))
+    check_study(RUNS, Path(f"results/{KEY}/runs.csv"), f"snakemake --cores 2 --config study={STUDY}{overrides}",
+                Path(f"logs/{KEY}/damaged-runs.txt"), Path(f"reports/{KEY}/report.md"))
     print(f"decaylab: {plan(STUDY, len(RUNS), TRAIN_JOBS)}", file=sys.stderr)  # or refused: more than the machine
 except (DamagedRunError, ResourceError) as exc:
     sys.exit(summary_line(exc))
-DATASETS = sorted({run.dataset for run in RUNS})
 
 
 wildcard_constraints:
-    study=re.escape(STUDY),
-    dataset="|".join(re.escape(name) for name in DATASETS),
+    key=re.escape(KEY),
+    dataset=re.escape(RUNS[0].dataset),
     figure="|".join(FIGURES),
 
 
@@ -39,8 +42,8 @@ def run_files(name, study_runs=RUNS):
 
 
 def study_run():
-    """The study's MLflow parent run (results/<study>/mlflow.json), or None before tracking_setup wrote it."""
-    path = f"results/{STUDY}/mlflow.json"
+    """The study's MLflow parent run (results/<study>/<dataset>/mlflow.json), or None before tracking_setup wrote it."""
+    path = f"results/{KEY}/mlflow.json"
     return json.loads(open(path).read()) if os.path.exists(path) else None
 
 
@@ -63,4 +66,4 @@ def print_runs_address():
     if parent := study_run():
         from decaylab.tracking import browse_hint
 
-        print(f"decaylab: report reports/{STUDY}/report.md; {browse_hint(parent)}", file=sys.stderr)
+        print(f"decaylab: report reports/{KEY}/report.md; {browse_hint(parent)}", file=sys.stderr)

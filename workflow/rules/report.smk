@@ -1,16 +1,16 @@
 rule figures:
     input:
-        summary="results/{study}/summary.parquet",
+        summary="results/{key}/summary.parquet",
     output:
         png=report(
-            "reports/{study}/figures/{figure}.png",
+            "reports/{key}/figures/{figure}.png",
             caption="../report/figure.rst",
             category="Claims",
             labels={"figure": "{figure}"},
         ),
-        svg="reports/{study}/figures/{figure}.svg",
+        svg="reports/{key}/figures/{figure}.svg",
     log:
-        "logs/{study}/figures/{figure}.log",
+        "logs/{key}/figures/{figure}.log",
     params:
         caption=lambda wildcards: FIGURES[wildcards.figure],
     conda:
@@ -21,23 +21,24 @@ rule figures:
 
 rule report:
     input:
-        claims="reports/{study}/claims.json",
-        figures=expand("reports/{{study}}/figures/{figure}.png", figure=FIGURES),
+        claims="reports/{key}/claims.json",
+        figures=expand("reports/{{key}}/figures/{figure}.png", figure=FIGURES),
         runs=run_files("run.json"),
-        table="results/{study}/runs.csv",
-        tracking="results/{study}/mlflow.json",
+        table="results/{key}/runs.csv",
+        tracking="results/{key}/mlflow.json",
     output:
         report=report(
-            "reports/{study}/report.md",
+            "reports/{key}/report.md",
             caption="../report/report.rst",
             category="Report",
         ),
-        html="results/{study}/report.html",
+        html="results/{key}/report.html",
     log:
-        "logs/{study}/report.log",
+        "logs/{key}/report.log",
     params:
         description=config["studies"][STUDY].get("description", ""),
         study_params=study_params(RUNS),
+        skipped=SKIPPED,
     conda:
         "../envs/decaylab.yaml"
     script:

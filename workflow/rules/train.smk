@@ -1,11 +1,12 @@
 rule tracking_setup:
     output:
-        f"results/{STUDY}/mlflow.json",
+        f"results/{KEY}/mlflow.json",
     log:
-        f"logs/{STUDY}/tracking_setup.log",
+        f"logs/{KEY}/tracking_setup.log",
     params:
         experiment=config["experiment"],
         study=STUDY,
+        dataset=RUNS[0].dataset,
         results=lambda wildcards, output: os.path.dirname(output[0]),
     conda:
         "../envs/decaylab.yaml"
@@ -20,12 +21,12 @@ for job in TRAIN_JOBS:  # one rule per job: a job's outputs are one run folder p
             job.name
         input:
             data=f"results/data/{job.shared.dataset}.npz",
-            tracking=f"results/{STUDY}/mlflow.json",
+            tracking=f"results/{KEY}/mlflow.json",
         output:
             runs=run_files("run.json", job.runs),
             metrics=run_files("metrics.parquet", job.runs),
         log:
-            f"logs/{STUDY}/train/{job.name}.log",
+            f"logs/{KEY}/train/{job.name}.log",
         threads: 1
         resources:
             gpu=config["gpus_per_job"],
