@@ -58,7 +58,7 @@ def test_dominance_and_rate_verdicts_follow_the_numbers():
     assert not any(r["size_reading_holds"] for r in claim_dominance(w)["table"])
     rate = claim_decay_rate(fake_runs(epochs=5))
     assert all(r["median_rel_error"] < 1e-12 for r in rate["table"])
-    assert "in 1/1" in rate["verdict"]
+    assert "in 1/1" in rate["details"]
     np.testing.assert_allclose([r["eta_lam_over_n"] for r in rate["table"]], [0.005])
 
 
@@ -66,10 +66,10 @@ def test_tail_off_verdict_summarizes_the_slopes():
     claim = claim_tail_off(fake_runs(widths=(10, 30, 100, 300)))
     (row,) = claim["slopes_vs_n_w"]
     assert row["nearest"] == "1/sqrt(n_w)" and abs(row["slope"] + 0.5) < 1e-9
-    assert "x sqrt(n_w) = 3.03 (sd 0.03)" in claim["verdict"]
+    assert "x sqrt(n_w) = 3.03 (sd 0.03)" in claim["details"]
     summary = "W1: slope vs n_w -0.50 in 1 groups, nearest 1/sqrt(n_w) in 1, 95% CI containing -1/2 in 1/1"
-    assert summary in claim["verdict"]
-    steeper = claim_tail_off(fake_runs(widths=(10, 30, 100, 300), power=1.0))["verdict"]
+    assert summary in claim["details"]
+    steeper = claim_tail_off(fake_runs(widths=(10, 30, 100, 300), power=1.0))["details"]
     assert "slope vs n_w -1.00 in 1 groups, nearest 1/n_w in 1, 95% CI containing -1/2 in 0/1" in steeper
 
 
@@ -86,10 +86,10 @@ def test_init_verdict_counts_the_cells_behind_it():
     reach = {r["hidden"]: r["epoch_reaches_inv_sqrt_n_in"] for r in claim["weights"]}
     assert reach == {"10": None, "30": 7}  # exp(-0.5 e) <= 1/28 from e = 7
     assert {r["hidden"]: r["epoch_within_10pct_of_scaled"] for r in claim["weights"]} == {"10": 0, "30": 0}
-    assert claim["verdict"].startswith("standard init with lam > 0: RMS within 10% of the scaled init's to the end "
+    assert claim["details"].startswith("standard init with lam > 0: RMS within 10% of the scaled init's to the end "
                                        "in 2/2 (cell, layer) pairs (from epoch 0), standard/scaled RMS at the end "
                                        "1.00; RMS at or below 1/sqrt(n_in) in 1/2 (at epoch 7)")
-    assert "ahead after epoch 1 in 2/2 cells and at the end in 0/2 (final gap +0.000)" in claim["verdict"]
+    assert "ahead after epoch 1 in 2/2 cells and at the end in 0/2 (final gap +0.000)" in claim["details"]
 
 
 # Each threshold of decaylab.analyze, on both sides of it: a changed threshold flips one of these.
@@ -100,13 +100,13 @@ def test_rate_tolerance_separates_5_from_20_percent(error, holds):
     assert analyze.RATE_TOLERANCE == 0.10
     claim = claim_decay_rate(fake_runs(epochs=5, rate_factor=1 + error))
     assert all(abs(r["median_rel_error"] - abs(error)) < 1e-9 for r in claim["table"])
-    assert ("in 1/1 " if holds else "in 0/1 ") in claim["verdict"]
+    assert ("in 1/1 " if holds else "in 0/1 ") in claim["details"]
 
 
 @pytest.mark.parametrize("n,counted", [(1000, True), (400, False)])  # eta*lam/n = 0.005 and 0.0125
 def test_only_small_eta_lam_over_n_is_held_to_the_exponential(n, counted):
     claim = claim_decay_rate(fake_runs(epochs=5, n=n))
-    assert ("in 1/1 " if counted else "in 0/0 ") in claim["verdict"]
+    assert ("in 1/1 " if counted else "in 0/0 ") in claim["details"]
 
 
 @pytest.mark.parametrize("drift,holds", [(0.08, True), (0.12, False)])  # decay share 1/1.09 = 0.917, 1/1.13 = 0.885
@@ -184,7 +184,7 @@ def test_decay_rate_table_from_known_shrinks():
 
 def test_exactly_small_eta_lam_over_n_still_counts():
     claim = claim_decay_rate(fake_runs(epochs=5, n=500))  # eta*lam/n = 0.01, the threshold itself
-    assert claim["table"][0]["eta_lam_over_n"] == analyze.SMALL_ETA_LAM_OVER_N and "in 1/1 " in claim["verdict"]
+    assert claim["table"][0]["eta_lam_over_n"] == analyze.SMALL_ETA_LAM_OVER_N and "in 1/1 " in claim["details"]
 
 
 def test_dead_pixel_control_is_the_largest_log_error_against_the_exact_factor():
@@ -280,9 +280,9 @@ def test_init_comparison_numbers():
     assert acc[10.0] == {"arm": "a", "lam": 10.0, "eta": 0.5, "hidden": "30", "init": "standard", "acc_epoch1": 0.51,
                          "acc_epoch1_scaled": pytest.approx(0.61), "acc_final": pytest.approx(0.6),
                          "acc_final_scaled": pytest.approx(0.7)}
-    assert "RMS at or below 1/sqrt(n_in) in 1/1 (at epoch 7)" in claim["verdict"]  # lam = 0 cells not counted
-    assert "standard/scaled RMS at the end 4.00 (without L2: 4.00)" in claim["verdict"]
-    assert "to the end in 0/1 (cell, layer) pairs," in claim["verdict"]
+    assert "RMS at or below 1/sqrt(n_in) in 1/1 (at epoch 7)" in claim["details"]  # lam = 0 cells not counted
+    assert "standard/scaled RMS at the end 4.00 (without L2: 4.00)" in claim["details"]
+    assert "to the end in 0/1 (cell, layer) pairs," in claim["details"]
 
 
 def test_every_init_is_set_against_the_scaled_init():
@@ -295,17 +295,17 @@ def test_every_init_is_set_against_the_scaled_init():
     claim = claim_init(w, w[["arm", "init", "lam", "eta", "hidden", "seed"]].drop_duplicates())
     settle = {r["init"]: r["epoch_within_10pct_of_scaled"] for r in claim["weights"]}
     assert settle == {"glorot": 9, "he": 4, "standard": None}
-    assert [p.split(" init")[0] for p in claim["verdict"].split("; ") if " init with lam" in p] == [
+    assert [p.split(" init")[0] for p in claim["details"].split("; ") if " init with lam" in p] == [
         "glorot", "he", "standard"]
 
 
 def test_runs_without_decay_are_not_testable_for_claims_1_to_3():
     w = fake_runs(epochs=5).assign(lam=0.0)
     for claim in (claim_dominance(w), claim_decay_rate(w), claim_tail_off(w)):
-        assert claim == {"verdict": "not testable: no run with lam > 0", "table": []}
+        assert claim == {"details": "not testable: no run with lam > 0", "table": []}
     no_dominated = fake_runs(epochs=5).assign(drift=50.0)
-    assert claim_decay_rate(no_dominated) == {"verdict": "not testable: no decay-dominated epoch",
+    assert claim_decay_rate(no_dominated) == {"details": "not testable: no decay-dominated epoch",
                                               "dead_pixel_max_log_error": None, "table": []}
     one_init = fake_runs(epochs=5)
     assert claim_init(one_init, one_init[["arm", "init", "lam", "eta", "hidden", "seed"]].drop_duplicates()) == {
-        "verdict": "not testable: no cell run with the scaled init and another", "table": []}
+        "details": "not testable: no cell run with the scaled init and another", "table": []}

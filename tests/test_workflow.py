@@ -58,7 +58,7 @@ def test_smoke_study_produces_summary_claims_figures(smoke):
     claims = json.loads((smoke / "reports/smoke/synthetic/claims.json").read_text())
     assert set(claims["claims"]) == {"1_early_decay_dominance", "2_decay_rate", "3_tail_off", "4_init_comparison"}
     for claim in claims["claims"].values():
-        assert claim["verdict"] and not claim["verdict"].startswith("not testable")
+        assert claim["details"] and not claim["details"].startswith("not testable")
     assert claims["claims"]["2_decay_rate"]["dead_pixel_max_log_error"] < 1e-5
     for name in FIGURES:
         for ext in ("png", "svg"):
@@ -100,7 +100,7 @@ def test_the_study_run_is_its_home_page(smoke):
     claims = json.loads((smoke / "reports/smoke/synthetic/claims.json").read_text())["claims"]
     note = run.data.tags["mlflow.note.content"]
     for key, claim in claims.items():
-        assert claim["verdict"] in note and run.data.tags[f"decaylab.claim{key[0]}"] == claim["verdict"]
+        assert claim["details"] in note and run.data.tags[f"decaylab.claim{key[0]}"] == claim["details"]
     assert run.data.params == {"study": "smoke", "dataset": "synthetic", "arms": "main", "init": "standard, scaled",
                                "lam": "0, 5", "eta": "0.5", "hidden": "16", "n": "600", "m": "10", "epochs": "3",
                                "seeds": "0, 1"}
@@ -147,7 +147,7 @@ def test_snakemake_report_shows_the_verdicts_and_every_figure(smoke):
     report = embedded["reports/smoke/synthetic/report.md"].decode()
     claims = json.loads((smoke / "reports/smoke/synthetic/claims.json").read_text())["claims"]
     for claim in claims.values():
-        assert claim["verdict"] in report
+        assert claim["details"] in report
 
 
 def _start(cwd: Path):

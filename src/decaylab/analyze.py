@@ -17,6 +17,8 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
+from decaylab.glossary import CHANCE_FACTOR
+
 EARLY_EPOCHS = 3
 SHARE_THRESHOLD = 0.9
 RATE_TOLERANCE = 0.10
@@ -64,7 +66,7 @@ def claim_dominance(w: pd.DataFrame) -> dict:
     w = decaying(w)
     w = w[w.epoch <= EARLY_EPOCHS].copy()
     if w.empty:
-        return {"verdict": "not testable: no run with lam > 0", "table": []}
+        return {"details": "not testable: no run with lam > 0", "table": []}
     w["decay_share"] = decay_share(w)
     w["disp_ratio"] = w.disp_decay / w.disp_grad
     per_run = w.groupby([*RUN_KEYS, "layer"], as_index=False)[["decay_share", "disp_ratio"]].mean()
@@ -85,7 +87,7 @@ def claim_dominance(w: pd.DataFrame) -> dict:
         f"{layer}: " + ", ".join(f"{lam}: size {v['size_reading_holds']}/{v['cells']} cells, strong "
                                  f"{v['strong_reading_holds']}/{v['cells']}" for lam, v in by_lam.items())
         for layer, by_lam in per_layer.items())
-    return {"verdict": f"Cells where the first {EARLY_EPOCHS} epochs are decay-dominated in every seed (size: decay "
+    return {"details": f"Cells where the first {EARLY_EPOCHS} epochs are decay-dominated in every seed (size: decay "
                        f"share >= {SHARE_THRESHOLD}; strong: decay displacement > gradient displacement), per layer "
                        f"and lam: {words}.", "per_layer": per_layer, "table": rows}
 
@@ -94,7 +96,7 @@ def claim_decay_rate(w: pd.DataFrame) -> dict:
     """Claim 2: in decay-dominated epochs, weights shrink by exp(-eta*lam/m) per epoch."""
     w = decaying(w).copy()
     if w.empty:
-        return {"verdict": "not testable: no run with lam > 0", "table": []}
+        return {"details": "not testable: no run with lam > 0", "table": []}
     w["decay_share"] = decay_share(w)
     w["measured_log"] = np.log(w["shrink"])
     w["predicted_log"] = -w.eta * w.lam / w.m
@@ -126,7 +128,7 @@ def claim_decay_rate(w: pd.DataFrame) -> dict:
     if control is not None:
         verdict += (f" Control: weights of always-zero pixels shrink by (1 - eta*lam/n)^ceil(n/m) per epoch "
                     f"to within {control:.1e} in log.")
-    return {"verdict": verdict, "dead_pixel_max_log_error": control, "table": rows}
+    return {"details": verdict, "dead_pixel_max_log_error": control, "table": rows}
 
 
 def tail_off(w: pd.DataFrame) -> pd.DataFrame:
@@ -194,7 +196,7 @@ def claim_tail_off(w: pd.DataFrame) -> dict:
     """Claim 3: the decay tails off near 1/sqrt(n_w); against 1/n_w and 1/sqrt(n_in), across widths."""
     t = tail_off(w)
     if t.empty:
-        return {"verdict": "not testable: no run with lam > 0", "table": []}
+        return {"details": "not testable: no run with lam > 0", "table": []}
     t["lam_over_n"] = t.lam / t.n
     ratios = {}
     for layer, g in t.groupby("layer"):
@@ -227,7 +229,7 @@ def claim_tail_off(w: pd.DataFrame) -> dict:
     for layer in sorted({r["layer"] for r in vs_lam}):
         slopes = [r["slope"] for r in vs_lam if r["layer"] == layer]
         parts.append(f"{layer}: slope vs lam/n {_span(slopes)} in {len(slopes)} groups")
-    return {"verdict": "; ".join(parts) + ".", "ratios": ratios, "slopes_vs_n_w": vs_width,
+    return {"details": "; ".join(parts) + ".", "ratios": ratios, "slopes_vs_n_w": vs_width,
             "slopes_vs_lam_over_n": vs_lam, "table": t.to_dict("records")}
 
 
@@ -250,7 +252,7 @@ def claim_init(w: pd.DataFrame, runs: pd.DataFrame) -> dict:
     cell = ["arm", "lam", "eta", "hidden"]
     compared = runs.groupby(cell).init.transform(lambda inits: REFERENCE_INIT in set(inits) and inits.nunique() > 1)
     if not compared.any():
-        return {"verdict": f"not testable: no cell run with the {REFERENCE_INIT} init and another", "table": []}
+        return {"details": f"not testable: no cell run with the {REFERENCE_INIT} init and another", "table": []}
     rows = []
     for key, g in w[w.layer.str.startswith("W")].groupby([*cell, "layer", "n_in"]):
         arm, lam, eta, hidden, layer, n_in = key
@@ -302,7 +304,7 @@ def claim_init(w: pd.DataFrame, runs: pd.DataFrame) -> dict:
                      f"cells and at the end in {last}/{len(mine)} (final gap "
                      f"{_span((a['acc_final_scaled'] - a['acc_final'] for a in mine), '+.3f')})")
         parts.append(part)
-    return {"verdict": "; ".join(parts) + "." if parts else "not testable: no cell with lam > 0 and two inits",
+    return {"details": "; ".join(parts) + "." if parts else "not testable: no cell with lam > 0 and two inits",
             "weights": rows, "accuracy": acc}
 
 
@@ -349,16 +351,26 @@ def book_table(runs: pd.DataFrame, claims: dict) -> list[dict]:
 
 
 def analyze(summary: pd.DataFrame, runs: pd.DataFrame, study: str) -> dict:
+    """claims.json: each claim's verdict (status, answer, headline numbers; see verdicts) over its tables."""
+    from decaylab import verdicts
+
     w = wide(summary)
     claims = {"1_early_decay_dominance": claim_dominance(w), "2_decay_rate": claim_decay_rate(w),
               "3_tail_off": claim_tail_off(w), "4_init_comparison": claim_init(w, runs)}
+    judged = {"1_early_decay_dominance": verdicts.dominance(w),
+              "2_decay_rate": verdicts.decay_rate(w, claims["2_decay_rate"].get("dead_pixel_max_log_error")),
+              "3_tail_off": verdicts.tail_off(claims["3_tail_off"]),
+              "4_init_comparison": verdicts.init_comparison(w)}
+    claims = {key: {**judged[key], **claim} for key, claim in claims.items()}
+    claims["4_init_comparison"]["lam_contrasts"] = verdicts.lam_contrasts(runs)
     diverged = runs[runs.diverged][RUN_KEYS + ["run_dir"]].to_dict("records")
     collapsed = runs[runs.collapsed][RUN_KEYS + ["run_dir"]].to_dict("records")
     return {
         "study": study, "datasets": sorted(runs.dataset.unique()), "runs": len(runs),
         "thresholds": {"early_epochs": EARLY_EPOCHS, "decay_share": SHARE_THRESHOLD,
                        "rate_tolerance": RATE_TOLERANCE, "small_eta_lam_over_n": SMALL_ETA_LAM_OVER_N,
-                       "plateau_fraction": PLATEAU_FRACTION},
+                       "plateau_fraction": PLATEAU_FRACTION, "same_size": SAME_SIZE,
+                       "same_accuracy": verdicts.SAME_ACCURACY, "chance_factor": CHANCE_FACTOR},
         "claims": claims,
         "book_examples": book_table(runs, claims),
         "diverged_runs": diverged,

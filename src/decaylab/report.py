@@ -119,7 +119,7 @@ def write_report(claims: dict, run_jsons: list[str], out: Path, description: str
 
 def _claim(key: str, claim: dict, tables: list[tuple[str, list[dict], list[str]]]) -> list[str]:
     """A claim's section: heading, verdict, then each (intro, rows, columns) table that has rows."""
-    lines = [f"### {key[0]}. {CLAIM_TITLES[key]}", "", claim["verdict"], ""]
+    lines = [f"### {key[0]}. {CLAIM_TITLES[key]}", "", claim["details"], ""]
     for intro, rows, columns in filter(lambda table: table[1], tables):
         if intro:
             lines += [intro, ""]
@@ -172,7 +172,7 @@ def study_note(claims: dict, description: str) -> str:
 
 def claim_tags(claims: dict) -> dict[str, str]:
     """One tag per claim holding its verdict (MLflow keeps up to 5,000 characters of a tag value here)."""
-    return {f"decaylab.claim{key[0]}": claims["claims"][key]["verdict"][:5000] for key in CLAIM_TITLES}
+    return {f"decaylab.claim{key[0]}": claims["claims"][key]["details"][:5000] for key in CLAIM_TITLES}
 
 
 def headline_numbers(claims: dict) -> dict[str, float]:

@@ -1,0 +1,232 @@
+"""Each claim's verdict: a status, a one-sentence answer built from the numbers, and 2-4 headline numbers, each
+a mean with a 95 % interval over seeds (Student's t). Thresholds are analyze's; nothing is written by hand.
+
+Status: `holds` (in every setting the study tests), `holds-conditionally` (in some: the answer names where),
+`fails` (in none), `not-testable` (the runs cannot test it: the reason is the answer).
+Init and lambda contrasts are per-seed paired differences: cells with the same seed share the init draws
+(scaled = standard / sqrt(n_in), same biases) and the data order.
+"""
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from decaylab import analyze
+from decaylab.analyze import CELL_KEYS, RUN_KEYS, decay_share, decaying
+
+STATUSES = ("holds", "holds-conditionally", "fails", "not-testable")
+SAME_ACCURACY = 0.005  # two inits reach the same accuracy when their paired gap is within 0.5 pp
+PAIR_KEYS = ["arm", "lam", "eta", "hidden"]  # an init pair: same cell but for the init, same seed
+
+
+def interval(values) -> dict:
+    """Mean and 95 % t-interval over seeds (one value per seed); no interval from a single seed."""
+    v = np.asarray([x for x in values if x is not None and math.isfinite(x)], dtype=float)
+    if len(v) == 0:
+        return {"mean": None, "ci95": None, "seeds": 0}
+    if len(v) == 1:
+        return {"mean": float(v[0]), "ci95": None, "seeds": 1}
+    half = analyze._t95(len(v) - 1) * float(v.std(ddof=1)) / math.sqrt(len(v))
+    return {"mean": float(v.mean()), "ci95": [float(v.mean() - half), float(v.mean() + half)], "seeds": len(v)}
+
+
+def headline(name: str, per_seed, unit: str = "") -> dict:
+    return {"name": name, **interval(per_seed), "unit": unit}
+
+
+def _status(held: int, tested: int) -> str:
+    return "holds" if held == tested else "fails" if held == 0 else "holds-conditionally"
+
+
+def not_testable(reason: str) -> dict:
+    return {"status": "not-testable", "answer": f"Not testable here: {reason}.", "headline": []}
+
+
+def _tau(df: pd.DataFrame) -> pd.Series:
+    """eta*lam/m: the per-epoch log-shrink that decay alone would give."""
+    return df.eta * df.lam / df.m
+
+
+def _condition(cells: pd.DataFrame, held: str) -> str:
+    """Where `held` is true among cells: everywhere, nowhere, above a threshold of eta*lam/m, or a count."""
+    n, k = len(cells), int(cells[held].sum())
+    if k == n:
+        return f"in all {n} settings" if n > 1 else "in its one setting"
+    if k == 0:
+        return f"in none of {n} settings"
+    ordered = cells.sort_values("tau")
+    above = ordered.tau[ordered[held]].min()
+    if ordered[ordered.tau >= above][held].all() and not ordered[ordered.tau < above][held].any():
+        return f"where eta*lam/m >= {above:.3g} ({k}/{n} settings)"
+    return f"in {k}/{n} settings"
+
+
+def dominance(w: pd.DataFrame) -> dict:
+    """Claim 1 from the per-seed decay share of the early epochs, per layer and setting."""
+    early = decaying(w)
+    early = early[early.epoch <= analyze.EARLY_EPOCHS].copy()
+    if early.empty:
+        return not_testable("no run with lam > 0")
+    early["share"] = decay_share(early)
+    per_seed = early.groupby([*RUN_KEYS, "m", "layer"], as_index=False).share.mean()
+    per_seed["tau"] = _tau(per_seed)
+    cells = per_seed.groupby([*CELL_KEYS, "m", "layer", "tau"], as_index=False).share.agg(
+        held=lambda s: bool((s >= analyze.SHARE_THRESHOLD).all()))
+    layers = sorted(cells.layer.unique())
+    where = {layer: _condition(cells[cells.layer == layer], "held") for layer in layers}
+    answer = (f"Decay makes up >= {analyze.SHARE_THRESHOLD:g} of the change of |W|^2 over the first "
+              f"{analyze.EARLY_EPOCHS} epochs (every seed) " + "; ".join(f"for {layer} {where[layer]}"
+                                                                         for layer in layers) + ".")
+    numbers = []
+    for layer in (layers[0], layers[-1]) if len(layers) > 1 else layers:
+        mine = per_seed[per_seed.layer == layer]
+        for tau in sorted({mine.tau.max(), mine.tau.min()}, reverse=True):
+            at = mine[mine.tau == tau]
+            cell = at.iloc[0]
+            numbers.append(headline(f"{layer} decay share, first {analyze.EARLY_EPOCHS} epochs, eta*lam/m = {tau:.3g}"
+                                    f" ({cell.init}, lam={cell.lam:g}, eta={cell.eta:g})",
+                                    at[(at[CELL_KEYS] == cell[CELL_KEYS]).all(axis=1)].share))
+    return {"status": _status(int(cells.held.sum()), len(cells)), "answer": answer, "headline": numbers[:4]}
+
+
+def decay_rate(w: pd.DataFrame, dead_pixel_error: float | None) -> dict:
+    """Claim 2: in decay-dominated epochs (eta*lam/n small), the log-shrink per epoch against -eta*lam/m."""
+    d = decaying(w).copy()
+    if d.empty:
+        return not_testable("no run with lam > 0")
+    d["share"] = decay_share(d)
+    d = d[(d.share >= analyze.SHARE_THRESHOLD) & (d.eta * d.lam / d.n <= analyze.SMALL_ETA_LAM_OVER_N)]
+    if d.empty:
+        return not_testable(f"no decay-dominated epoch with eta*lam/n <= {analyze.SMALL_ETA_LAM_OVER_N:g}")
+    d["error"] = (np.log(d["shrink"]) / -_tau(d) - 1).abs()
+    d["tau"] = _tau(d)
+    per_seed = d.groupby([*RUN_KEYS, "m", "tau", "layer"], as_index=False).error.median()
+    cells = per_seed.groupby([*CELL_KEYS, "tau", "layer"], as_index=False).error.median()
+    cells["held"] = cells.error <= analyze.RATE_TOLERANCE
+    layers = sorted(cells.layer.unique())
+    answer = (f"In decay-dominated epochs the weights shrink by exp(-eta*lam/m) per epoch to within "
+              f"{analyze.RATE_TOLERANCE:.0%} (median over epochs) "
+              + "; ".join(f"for {layer} {_condition(cells[cells.layer == layer], 'held')}" for layer in layers) + ".")
+    if dead_pixel_error is not None:
+        answer = answer[:-1] + (f"; weights without gradient follow (1 - eta*lam/n)^ceil(n/m) to {dead_pixel_error:.1e}"
+                                " in log.")
+    numbers = [headline(f"{layer} relative error of the log-shrink against eta*lam/m (median over decay-dominated "
+                        "epochs)", per_seed[per_seed.layer == layer].groupby("seed").error.median())
+               for layer in layers]
+    return {"status": _status(int(cells.held.sum()), len(cells)), "answer": answer, "headline": numbers[:4]}
+
+
+def tail_off(claim: dict) -> dict:
+    """Claim 3 from the log-log slopes of the plateau RMS against n_w (per seed, averaged over the groups)."""
+    table = pd.DataFrame(claim.get("table", []))
+    if table.empty:
+        return not_testable("no run with lam > 0")
+    widths = sorted(table.n_w.unique())
+    slopes = pd.DataFrame(claim["slopes_vs_n_w"])
+    if len(widths) < 2 or slopes.empty:
+        return not_testable(f"one network size (n_w = {widths[0]:,}) per setting; the tail-off law needs several")
+    per_seed = _per_seed_slopes(table[table.plateau_settled], "n_w")
+    numbers, held, parts = [], 0, []
+    for layer, g in per_seed.groupby("layer"):
+        h = headline(f"{layer} slope of plateau RMS against n_w (log-log)", g.slope)
+        expected = {**analyze.HYPOTHESES, "1/sqrt(n_in)": 0.0 if layer == "W1" else -0.5}
+        ci = h["ci95"] or [h["mean"], h["mean"]]
+        fits = [name for name, s in expected.items() if ci[0] - 1e-9 <= s <= ci[1] + 1e-9]
+        held += "1/sqrt(n_w)" in fits
+        parts.append(f"{layer} {h['mean']:+.2f} [{ci[0]:+.2f}, {ci[1]:+.2f}] "
+                     f"({'consistent with ' + ' and '.join(fits) if fits else 'none of the three scalings'})")
+        numbers.append(h)
+    lam = _per_seed_slopes(table[table.plateau_settled].assign(lam_over_n=table.lam / table.n), "lam_over_n")
+    for layer, g in lam.groupby("layer"):
+        numbers.append(headline(f"{layer} slope of plateau RMS against lam/n (log-log)", g.slope))
+    answer = ("Slope of the plateau weight RMS against n_w: " + "; ".join(parts)
+              + " (1/sqrt(n_w) predicts -0.5, 1/n_w -1, 1/sqrt(n_in) 0 for W1 and -0.5 after).")
+    return {"status": _status(held, len(parts)), "answer": answer, "headline": numbers[:4]}
+
+
+def _per_seed_slopes(table: pd.DataFrame, x: str) -> pd.DataFrame:
+    """Per layer and seed: the slope of log plateau RMS against log x, averaged over the groups that vary x."""
+    if x == "n_w":
+        table = table[table.sizes.str.count("-") == 2]  # one hidden layer
+        group = ["layer", "init", "lam", "eta", "n"]
+    else:
+        group = ["layer", "init", "hidden", "eta", "n"]
+    rows = []
+    for key, g in table.groupby([*group, "seed"]):
+        if g[x].nunique() >= 2:
+            rows.append({"layer": key[0], "seed": key[-1], "slope": analyze._slope(g[x].to_numpy(float),
+                                                                                   g.plateau_rms.to_numpy(float))})
+    out = pd.DataFrame(rows, columns=["layer", "seed", "slope"])
+    return out.groupby(["layer", "seed"], as_index=False).slope.mean()
+
+
+def init_pairs(w: pd.DataFrame) -> pd.DataFrame:
+    """Per init pair (standard, scaled) and seed: paired differences scaled - standard of validation accuracy at
+    epoch 1 and at the end, and the ratio standard / scaled of each layer's final weight RMS."""
+    rows = []
+    net = w[w.layer == "net"]
+    for key, g in w.groupby([*PAIR_KEYS, "seed"]):
+        if not {"standard", "scaled"} <= set(g.init):
+            continue
+        acc = net[(net[PAIR_KEYS + ["seed"]] == pd.Series(dict(zip([*PAIR_KEYS, "seed"], key)))).all(axis=1)]
+        by = acc.pivot_table(index="epoch", columns="init", values="acc_validation")
+        row = dict(zip([*PAIR_KEYS, "seed"], key))
+        row["acc_gap_epoch1"] = by.scaled.get(1, np.nan) - by.standard.get(1, np.nan)
+        row["acc_gap_final"] = by.scaled.iloc[-1] - by.standard.iloc[-1]
+        last = g[g.layer.str.startswith("W") & (g.epoch == g.epoch.max())].pivot_table(
+            index="layer", columns="init", values="rms")
+        for layer, r in last.iterrows():
+            row[f"{layer}_rms_ratio_final"] = r.standard / r.scaled
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def lam_contrasts(runs: pd.DataFrame) -> list[dict]:
+    """Per init and lam > 0: paired differences (lam - no L2, same seed, init, eta, width, n) of the final
+    validation and test accuracy, mean and 95 % interval over seeds."""
+    keys = ["init", "eta", "hidden", "n", "seed"]
+    ok = runs[~runs.diverged & ~runs.collapsed]
+    base = ok[ok.lam == 0].set_index(keys)
+    out = []
+    for (init, lam, eta, hidden, n), g in ok[ok.lam > 0].groupby(["init", "lam", "eta", "hidden", "n"]):
+        joined = g.set_index(keys).join(base[["acc_validation", "acc_test"]], rsuffix="_no_l2", how="inner")
+        if joined.empty:
+            continue
+        out.append({"init": init, "lam": lam, "eta": eta, "hidden": hidden, "n": int(n),
+                    "acc_validation_gain": interval(joined.acc_validation - joined.acc_validation_no_l2),
+                    "acc_test_gain": interval(joined.acc_test - joined.acc_test_no_l2)})
+    return out
+
+
+def init_comparison(w: pd.DataFrame) -> dict:
+    """Claim 4: with L2, does the standard init reach the scaled init's weight size and accuracy?"""
+    pairs = init_pairs(w[w.lam > 0])
+    if pairs.empty:
+        return not_testable("no cell with lam > 0 run with both the standard and the scaled init")
+    cells = pairs.groupby(PAIR_KEYS)
+    ratio_cols = sorted(c for c in pairs if c.endswith("_rms_ratio_final"))
+    same = cells.apply(lambda g: _same_place(g, ratio_cols), include_groups=False)
+    per_seed = pairs.groupby("seed")
+    numbers = [headline("validation accuracy gap scaled - standard after epoch 1", per_seed.acc_gap_epoch1.mean(),
+                        "accuracy"),
+               headline("validation accuracy gap scaled - standard at the end", per_seed.acc_gap_final.mean(),
+                        "accuracy")]
+    for col in ratio_cols[:2]:
+        numbers.append(headline(f"{col.split('_')[0]} weight RMS standard / scaled at the end", per_seed[col].mean()))
+    first, last = numbers[0], numbers[1]
+    answer = (f"With L2, the standard init ends at the scaled init's weight size (within {analyze.SAME_SIZE:.0%}) and "
+              f"accuracy (within {SAME_ACCURACY * 100:g} pp) in {int(same.sum())}/{len(same)} settings; the scaled "
+              f"init is {_pp(first)} ahead after epoch 1 and {_pp(last)} at the end (paired over seeds).")
+    return {"status": _status(int(same.sum()), len(same)), "answer": answer, "headline": numbers}
+
+
+def _same_place(g: pd.DataFrame, ratio_cols: list[str]) -> bool:
+    gap = interval(g.acc_gap_final)
+    near = abs(gap["mean"]) <= SAME_ACCURACY or (gap["ci95"] is not None and gap["ci95"][0] <= 0 <= gap["ci95"][1])
+    return bool(near and all(abs(g[c].mean() - 1) <= analyze.SAME_SIZE for c in ratio_cols))
+
+
+def _pp(h: dict) -> str:
+    ci = h["ci95"]
+    return f"{h['mean'] * 100:+.1f} pp" + (f" [{ci[0] * 100:+.1f}, {ci[1] * 100:+.1f}]" if ci else "")
