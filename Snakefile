@@ -17,6 +17,9 @@ include: "workflow/rules/analyze.smk"
 include: "workflow/rules/report.smk"
 
 
+report: f"results/{KEY}/overview.rst"  # the landing page of `snakemake --report`: the verdicts (rule report)
+
+
 # Light steps run where Snakemake runs (on a cluster: the login node); training goes to the executor.
 localrules:
     all,

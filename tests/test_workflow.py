@@ -59,12 +59,17 @@ def test_smoke_study_produces_summary_claims_figures(smoke):
     assert set(claims["claims"]) == {"1_early_decay_dominance", "2_decay_rate", "3_tail_off", "4_init_comparison"}
     for claim in claims["claims"].values():
         assert claim["details"] and not claim["details"].startswith("not testable")
+        assert claim["status"] in ("holds", "holds-conditionally", "fails", "not-testable") and claim["answer"]
+    assert claims["claims"]["3_tail_off"]["status"] == "not-testable"  # one width
+    assert "one network size" in claims["claims"]["3_tail_off"]["answer"]
     assert claims["claims"]["2_decay_rate"]["dead_pixel_max_log_error"] < 1e-5
     for name in FIGURES:
         for ext in ("png", "svg"):
             assert (smoke / f"reports/smoke/synthetic/figures/{name}.{ext}").stat().st_size > 1000
     report = (smoke / "reports/smoke/synthetic/report.md").read_text()
-    assert "### 3. Tail-off size" in report and "figures/tail_off.png" in report
+    assert "## 3. Tail-off size: ⚪ not testable" in report and "figures/tail_off.png" in report
+    table = report.split("\n\n")[3]  # the verdict table right after the two lines of setting
+    assert table.startswith("| claim | status | answer | key number") and len(table.splitlines()) == 6
     assert "| slope | ci95 |" not in report  # one width and one lam > 0: no slope to fit, no empty table
     assert "| layer | init | arm | lam | eta | hidden | n_in | rms_start |" in report  # claim 4's weights
 
@@ -100,12 +105,14 @@ def test_the_study_run_is_its_home_page(smoke):
     claims = json.loads((smoke / "reports/smoke/synthetic/claims.json").read_text())["claims"]
     note = run.data.tags["mlflow.note.content"]
     for key, claim in claims.items():
-        assert claim["details"] in note and run.data.tags[f"decaylab.claim{key[0]}"] == claim["details"]
+        assert claim["answer"] in note and run.data.tags[f"decaylab.claim{key[0]}.answer"] == claim["answer"]
+        assert run.data.tags[f"decaylab.claim{key[0]}.status"] == claim["status"]
     assert run.data.params == {"study": "smoke", "dataset": "synthetic", "arms": "main", "init": "standard, scaled",
                                "lam": "0, 5", "eta": "0.5", "hidden": "16", "n": "600", "m": "10", "epochs": "3",
                                "seeds": "0, 1"}
-    assert run.data.metrics["claim2_dead_pixel_max_log_error"] == claims["2_decay_rate"]["dead_pixel_max_log_error"]
-    assert {"claim2_median_rate_error", "claim4_acc_final_scaled_minus_standard"} <= set(run.data.metrics)
+    assert run.data.metrics["claim2 dead-pixel max log error"] == claims["2_decay_rate"]["dead_pixel_max_log_error"]
+    gap = claims["4_init_comparison"]["headline"][1]
+    assert run.data.metrics[f"claim4 {gap['name']}"] == pytest.approx(gap["mean"])
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert artifacts == {"report.md", "report.html", "claims.json", "runs.csv", "figures"}
     figures = {a.path for a in client.list_artifacts(run.info.run_id, "figures")}
@@ -144,10 +151,16 @@ def test_snakemake_report_shows_the_verdicts_and_every_figure(smoke):
         png = embedded[f"reports/smoke/synthetic/figures/{name}.png"]
         assert png == (smoke / f"reports/smoke/synthetic/figures/{name}.png").read_bytes(), name
         assert f'"caption": "<p>{FIGURES[name][:60]}' in html  # its caption, written once in figures.py
-    report = embedded["reports/smoke/synthetic/report.md"].decode()
+    for name in FIGURES:  # listed by claim and study
+        assert re.search(r'"claim": "\d\. [^"]+", "study": "smoke/synthetic", "figure": "' + name, html), name
+    report = base64.b64decode(re.search(r'"results/smoke/synthetic/report.html": \{"name".*?"data_uri": '
+                                        r'"data:[^"]*?;base64,([^"]+)"', html).group(1)).decode()
     claims = json.loads((smoke / "reports/smoke/synthetic/claims.json").read_text())["claims"]
     for claim in claims.values():
-        assert claim["details"] in report
+        assert claim["answer"].split(":")[0].replace("|", "") in report
+    landing = html.split('"results/smoke/synthetic/report.html"')[0]  # the workflow description comes first
+    for claim in claims.values():  # the verdicts on the landing page
+        assert claim["status"] in landing
 
 
 def _start(cwd: Path):

@@ -308,6 +308,17 @@ def claim_init(w: pd.DataFrame, runs: pd.DataFrame) -> dict:
             "weights": rows, "accuracy": acc}
 
 
+def interval(values) -> dict:
+    """Mean and 95 % t-interval over seeds (one value per seed); no interval from a single seed."""
+    v = np.asarray([x for x in values if x is not None and math.isfinite(x)], dtype=float)
+    if len(v) == 0:
+        return {"mean": None, "ci95": None, "seeds": 0}
+    if len(v) == 1:
+        return {"mean": float(v[0]), "ci95": None, "seeds": 1}
+    half = _t95(len(v) - 1) * float(v.std(ddof=1)) / math.sqrt(len(v))
+    return {"mean": float(v.mean()), "ci95": [float(v.mean() - half), float(v.mean() + half)], "seeds": len(v)}
+
+
 def _book_cells(runs: pd.DataFrame) -> list[dict]:
     """The cells that carry the book's figure, from the runs' records (the first run of each cell speaks)."""
     out = []
@@ -340,7 +351,8 @@ def book_table(runs: pd.DataFrame, claims: dict) -> list[dict]:
                "decay_dominated_early": {layer: dominance[(*key, layer)]["size_reading_holds"]
                                          for layer in ("W1", "W2") if (*key, layer) in dominance},
                "split": split, "final_accuracy": _spread(mine[f"acc_{split}"]),
-               "peak_accuracy": _spread(mine[f"peak_acc_{split}"]), "book_accuracy": book.get("accuracy"),
+               "peak_accuracy": _spread(mine[f"peak_acc_{split}"]),
+               "peak_accuracy_interval": interval(mine[f"peak_acc_{split}"]), "book_accuracy": book.get("accuracy"),
                "book_note": book.get("note")}
         if not tails.empty and cell["lam"] > 0:
             mt = tails[(tails.arm == cell["arm"]) & (tails.init == cell["init"]) & (tails.hidden == cell["hidden"])

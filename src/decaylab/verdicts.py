@@ -7,28 +7,16 @@ Init and lambda contrasts are per-seed paired differences: cells with the same s
 (scaled = standard / sqrt(n_in), same biases) and the data order.
 """
 
-import math
 
 import numpy as np
 import pandas as pd
 
 from decaylab import analyze
-from decaylab.analyze import CELL_KEYS, RUN_KEYS, decay_share, decaying
+from decaylab.analyze import CELL_KEYS, RUN_KEYS, decay_share, decaying, interval
 
 STATUSES = ("holds", "holds-conditionally", "fails", "not-testable")
 SAME_ACCURACY = 0.005  # two inits reach the same accuracy when their paired gap is within 0.5 pp
 PAIR_KEYS = ["arm", "lam", "eta", "hidden"]  # an init pair: same cell but for the init, same seed
-
-
-def interval(values) -> dict:
-    """Mean and 95 % t-interval over seeds (one value per seed); no interval from a single seed."""
-    v = np.asarray([x for x in values if x is not None and math.isfinite(x)], dtype=float)
-    if len(v) == 0:
-        return {"mean": None, "ci95": None, "seeds": 0}
-    if len(v) == 1:
-        return {"mean": float(v[0]), "ci95": None, "seeds": 1}
-    half = analyze._t95(len(v) - 1) * float(v.std(ddof=1)) / math.sqrt(len(v))
-    return {"mean": float(v.mean()), "ci95": [float(v.mean() - half), float(v.mean() + half)], "seeds": len(v)}
 
 
 def headline(name: str, per_seed, unit: str = "") -> dict:
@@ -75,7 +63,7 @@ def dominance(w: pd.DataFrame) -> dict:
         held=lambda s: bool((s >= analyze.SHARE_THRESHOLD).all()))
     layers = sorted(cells.layer.unique())
     where = {layer: _condition(cells[cells.layer == layer], "held") for layer in layers}
-    answer = (f"Decay makes up >= {analyze.SHARE_THRESHOLD:g} of the change of |W|^2 over the first "
+    answer = (f"Decay makes up >= {analyze.SHARE_THRESHOLD:g} of the change of ‖W‖² over the first "
               f"{analyze.EARLY_EPOCHS} epochs (every seed) " + "; ".join(f"for {layer} {where[layer]}"
                                                                          for layer in layers) + ".")
     numbers = []

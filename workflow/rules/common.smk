@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 from decaylab.figures import FIGURES
+from decaylab.report import figure_labels
 from decaylab.integrity import DamagedRunError, check_study
 from decaylab.resources import ResourceError, plan
 from decaylab.snake import failure_summary, summary_line

@@ -1,12 +1,13 @@
 rule figures:
     input:
         summary="results/{key}/summary.parquet",
+        runs="results/{key}/runs.csv",
     output:
         png=report(
             "reports/{key}/figures/{figure}.png",
             caption="../report/figure.rst",
             category="Claims",
-            labels={"figure": "{figure}"},
+            labels=lambda wildcards: figure_labels(wildcards.figure, KEY),
         ),
         svg="reports/{key}/figures/{figure}.svg",
     log:
@@ -27,12 +28,9 @@ rule report:
         table="results/{key}/runs.csv",
         tracking="results/{key}/mlflow.json",
     output:
-        report=report(
-            "reports/{key}/report.md",
-            caption="../report/report.rst",
-            category="Report",
-        ),
-        html="results/{key}/report.html",
+        report="reports/{key}/report.md",
+        html=report("results/{key}/report.html", caption="../report/report.rst", category="Report"),
+        overview="results/{key}/overview.rst",
     log:
         "logs/{key}/report.log",
     params:
