@@ -36,6 +36,7 @@ FIGURES = {  # name: caption (report.md and Snakemake's HTML report)
                        "seeds. Red ticks: the book's reported accuracy where the setting has one.",
 }
 INIT_PALETTE = dict(zip(("standard", "scaled", "glorot", "he"), sns.color_palette("colorblind", 4)))
+INIT_MARKERS = dict(zip(INIT_PALETTE, ("X", "o", "s", "P")))
 
 
 def _save(fig, out_dir: Path, name: str) -> None:
@@ -87,7 +88,7 @@ def dominance(w: pd.DataFrame, out_dir: Path, runs=None) -> None:
                     style="setting" if styled else None, row="layer", col="init", kind="line", errorbar=("ci", 95),
                     height=2.4, aspect=1.5, facet_kws={"margin_titles": True})
     g.set_titles(row_template="{row_name}", col_template="{col_name} init")
-    g.set(ylim=(0, 1.02), xlim=(1, last))
+    g.set(ylim=(0, 1.02), xlim=(0.7, last + 0.3))
     for ax in g.axes.flat:
         ax.axhline(SHARE_THRESHOLD, color="black", lw=0.8, ls=":")
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
@@ -112,15 +113,18 @@ def decay_rate(w: pd.DataFrame, out_dir: Path, runs=None) -> None:
                     errorbar=None, height=2.4, aspect=1.4, facet_kws={"margin_titles": True})
     g.set_titles(row_template="{row_name} init", col_template="{col_name}")
     tau = np.linspace(0, top, 50)
+    y = d["ln(RMS_t / RMS_0)"]
+    low, high = max(-top * 1.05, y.min() - 0.2), min(max(0.3, y.max() + 0.1), 1.5)
     for ax in g.axes.flat:
         ax.plot(tau, -tau, color="black", lw=1.5, zorder=0, label="−τ")
-        ax.set(xlim=(0, top), ylim=(-top * 1.05, 0.3))
+        ax.set(xlim=(0, top), ylim=(low, high))
     _save(g.figure, out_dir, "decay_rate")
 
 
 def _log_panel(ax, t: pd.DataFrame, x: str, hue: str, palette, references: bool) -> None:
     """Points per run, the fitted power law with its 95 % band (over the points), and the three scalings."""
-    sns.scatterplot(t, x=x, y="plateau_rms", hue=hue, palette=palette, style="init", ax=ax, s=28, legend=False)
+    sns.scatterplot(t, x=x, y="plateau_rms", hue=hue, palette=palette, style="init", markers=INIT_MARKERS, ax=ax,
+                    s=28, legend=False)
     lx, ly = np.log10(t[x].to_numpy(float)), np.log10(t.plateau_rms.to_numpy(float))
     if len(np.unique(lx)) >= 2:
         slope, icept = np.polyfit(lx, ly, 1)
@@ -160,8 +164,9 @@ def tail_off_sizes(w: pd.DataFrame, out_dir: Path, runs=None) -> None:
         rows.append(("lam_over_n", None, t))
     if not rows:
         return _empty(out_dir, "tail_off", "one network size and one lambda/n: nothing to fit")
-    widths = sorted(t.n_w.unique())
-    palette = dict(zip(widths, sns.color_palette("viridis", len(widths))))
+    colour = "n_w" if t.n_w.nunique() > 1 else "eta"  # the other setting the lambda/n panels keep apart
+    levels = sorted(t[colour].unique())
+    palette = dict(zip(levels, sns.color_palette("viridis", len(levels))))
     fig, axes = plt.subplots(len(rows), len(layers), figsize=(3.6 * len(layers), 2.9 * len(rows)), squeeze=False)
     for (x, value, sub), row_axes in zip(rows, axes):
         for layer, ax in zip(layers, row_axes):
@@ -170,12 +175,12 @@ def tail_off_sizes(w: pd.DataFrame, out_dir: Path, runs=None) -> None:
                 _log_panel(ax, mine, "n_w", "init", INIT_PALETTE, references=True)
                 ax.set(title=f"{layer} · λ/n = {value:.3g}", xlabel="n_w (weights in the network)")
             else:
-                _log_panel(ax, mine, "lam_over_n", "n_w", palette, references=False)
-                ax.set(title=f"{layer} · colour: n_w", xlabel="λ/n")
+                _log_panel(ax, mine, "lam_over_n", colour, palette, references=False)
+                ax.set(title=f"{layer} · colour: {'n_w' if colour == 'n_w' else 'η'} "
+                             f"({', '.join(f'{v:g}' for v in levels)}, dark to light)", xlabel="λ/n")
             ax.set_ylabel("plateau weight RMS")
     inits = sorted(t.init.unique())
-    handles = [plt.Line2D([], [], marker=m, ls="", color="grey", label=f"{i} init")
-               for i, m in zip(inits, ("o", "X", "s", "P"))]
+    handles = [plt.Line2D([], [], marker=INIT_MARKERS[i], ls="", color="grey", label=f"{i} init") for i in inits]
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, bbox_to_anchor=(0.5, -0.02))
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     _save(fig, out_dir, "tail_off")
