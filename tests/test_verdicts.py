@@ -1,0 +1,103 @@
+"""Each claim's status, answer and headline numbers, on constructed runs whose answers are known."""
+
+import math
+
+import pandas as pd
+import pytest
+from scipy.stats import t as student_t
+from test_analyze import fake_runs
+
+from decaylab import verdicts
+from decaylab.analyze import claim_tail_off, interval
+
+
+def test_interval_is_students_t_over_seeds():
+    got = interval([1.0, 2.0, 3.0])
+    half = student_t.ppf(0.975, 2) * 1.0 / math.sqrt(3)
+    assert got["mean"] == 2.0 and got["ci95"] == pytest.approx([2 - half, 2 + half]) and got["seeds"] == 3
+    assert interval([0.5]) == {"mean": 0.5, "ci95": None, "seeds": 1}
+
+
+def _two_layers(w1_drift: float, w2_drift: float, lam: float = 10.0) -> pd.DataFrame:
+    w1 = fake_runs(epochs=5, lam=lam).assign(drift=w1_drift)
+    return pd.concat([w1, w1.assign(layer="W2", n_in=30, drift=w2_drift)], ignore_index=True)
+
+
+@pytest.mark.parametrize("w1,w2,status,words", [
+    (0.05, 0.05, "holds", "for W1 in all 3 settings; for W2 in all 3 settings"),
+    (0.05, 5.0, "holds-conditionally", "for W1 in all 3 settings; for W2 in none of 3 settings"),
+    (5.0, 5.0, "fails", "for W1 in none of 3 settings"),
+])
+def test_dominance_status_names_the_layer_where_it_holds(w1, w2, status, words):
+    got = verdicts.dominance(_two_layers(w1, w2))
+    assert got["status"] == status and words in got["answer"]
+    assert [h["name"].split(" ")[0] for h in got["headline"]] == ["W1", "W2"]
+    assert all(h["ci95"][0] <= h["mean"] <= h["ci95"][1] for h in got["headline"])
+
+
+def test_a_condition_on_eta_lam_over_m_is_named():
+    """Decay dominates where eta*lam/m is large: the answer gives the threshold."""
+    cells = [fake_runs(epochs=5, lam=lam).assign(drift=0.05 if lam >= 10 else 5.0) for lam in (1.0, 10.0, 100.0)]
+    got = verdicts.dominance(pd.concat(cells, ignore_index=True))
+    assert got["status"] == "holds-conditionally" and "where eta*lam/m >= 0.5 (6/9 settings)" in got["answer"]
+
+
+def test_decay_rate_status_and_its_per_seed_error():
+    exact = verdicts.decay_rate(fake_runs(epochs=5), 2e-7)
+    assert exact["status"] == "holds" and exact["headline"][0]["mean"] == pytest.approx(0, abs=1e-12)
+    assert "to 2.0e-07 in log" in exact["answer"]
+    slow = verdicts.decay_rate(fake_runs(epochs=5, rate_factor=0.7), None)
+    assert slow["status"] == "fails" and slow["headline"][0]["mean"] == pytest.approx(0.3)
+
+
+def test_what_the_runs_cannot_test_is_named_never_nan():
+    no_decay = fake_runs(epochs=5).assign(lam=0.0)
+    for got in (verdicts.dominance(no_decay), verdicts.decay_rate(no_decay, None)):
+        assert got == {"status": "not-testable", "answer": "Not testable here: no run with lam > 0.", "headline": []}
+    assert "no decay-dominated epoch" in verdicts.decay_rate(fake_runs(epochs=5).assign(drift=50.0), None)["answer"]
+    one_width = verdicts.tail_off(claim_tail_off(fake_runs(widths=(30,))))
+    assert one_width["status"] == "not-testable" and "one network size (n_w = 23,820)" in one_width["answer"]
+    assert verdicts.init_comparison(fake_runs(epochs=5))["status"] == "not-testable"
+    for got in (one_width, verdicts.dominance(no_decay)):
+        assert "nan" not in got["answer"].lower()
+
+
+def test_tail_off_status_from_the_slope_interval():
+    holds = verdicts.tail_off(claim_tail_off(fake_runs(widths=(10, 30, 100, 300))))
+    assert holds["status"] == "holds" and "W1 -0.50" in holds["answer"]
+    steeper = verdicts.tail_off(claim_tail_off(fake_runs(widths=(10, 30, 100, 300), power=1.0)))
+    assert steeper["status"] == "fails" and "consistent with 1/n_w" in steeper["answer"]
+
+
+def _init_pair(gap_epoch1: float, gap_final: float, ratio: float) -> pd.DataFrame:
+    std = fake_runs(widths=(30,), epochs=4)
+    rows = []
+    for init, shift, scale in (("standard", 0.0, 1.0), ("scaled", 1.0, 1 / ratio)):
+        w = std.assign(init=init, rms=std.rms * scale)
+        net = pd.DataFrame([dict(arm="a", init=init, lam=10.0, eta=0.5, hidden="30", seed=s, epoch=e, layer="net",
+                                 acc_validation=0.8 + 0.01 * s + shift * (gap_epoch1 if e == 1 else gap_final))
+                            for s in (0, 1, 2) for e in (1, 4)])
+        rows += [w, net]
+    return pd.concat(rows, ignore_index=True)
+
+
+def test_init_gap_is_paired_per_seed():
+    """Seed-to-seed spread cancels in the paired gap: the interval is exact (width 0) here."""
+    got = verdicts.init_comparison(_init_pair(0.06, 0.002, 1.0))
+    first, last, rms = got["headline"][:3]
+    assert first["mean"] == pytest.approx(0.06) and first["ci95"] == pytest.approx([0.06, 0.06])
+    assert last["mean"] == pytest.approx(0.002) and rms["mean"] == pytest.approx(1.0)
+    assert got["status"] == "holds" and "+6.0 pp" in got["answer"]
+    apart = verdicts.init_comparison(_init_pair(0.06, 0.002, 4.0))
+    assert apart["status"] == "fails" and apart["headline"][2]["mean"] == pytest.approx(4.0)
+
+
+def test_lam_contrasts_pair_runs_with_and_without_l2():
+    runs = pd.DataFrame([dict(init="standard", lam=lam, eta=0.5, hidden="30", n=1000, seed=s,
+                              acc_validation=0.80 + 0.01 * s + (0.03 if lam else 0),
+                              acc_test=0.79 + (0.02 if lam else 0),
+                              diverged=False, collapsed=False) for lam in (0.0, 0.1) for s in range(4)])
+    (row,) = verdicts.lam_contrasts(runs)
+    assert row["acc_validation_gain"]["mean"] == pytest.approx(0.03)
+    assert row["acc_validation_gain"]["ci95"] == pytest.approx([0.03, 0.03])
+    assert row["acc_test_gain"]["seeds"] == 4
