@@ -31,7 +31,8 @@ def _two_layers(w1_drift: float, w2_drift: float, lam: float = 10.0) -> pd.DataF
 def test_dominance_status_names_the_layer_where_it_holds(w1, w2, status, words):
     got = verdicts.dominance(_two_layers(w1, w2))
     assert got["status"] == status and words in got["answer"]
-    assert [h["name"].split(" ")[0] for h in got["headline"]] == ["W1", "W2"]
+    assert [h["name"].split(" ")[0] for h in got["headline"]] == ["W1", "W1", "W2"]
+    assert "where most" in got["headline"][0]["name"] and "where least" in got["headline"][1]["name"]
     assert all(h["ci95"][0] <= h["mean"] <= h["ci95"][1] for h in got["headline"])
 
 

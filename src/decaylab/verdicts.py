@@ -47,7 +47,15 @@ def _condition(cells: pd.DataFrame, held: str) -> str:
     above = ordered.tau[ordered[held]].min()
     if ordered[ordered.tau >= above][held].all() and not ordered[ordered.tau < above][held].any():
         return f"where eta*lam/m >= {above:.3g} ({k}/{n} settings)"
+    if k <= 3:
+        return f"in {k}/{n} settings (" + "; ".join(_label(r) for _, r in cells[cells[held]].iterrows()) + ")"
     return f"in {k}/{n} settings"
+
+
+def _label(cell: pd.Series) -> str:
+    """A setting as the answer names it: init, lambda, eta (and arm and width where the study has several)."""
+    return f"{cell.init}, λ={cell.lam:g}, η={cell.eta:g}, h={cell.hidden}" + (f", {cell.arm}" if cell.arm != "main"
+                                                                                else "")
 
 
 def dominance(w: pd.DataFrame) -> dict:
@@ -66,16 +74,15 @@ def dominance(w: pd.DataFrame) -> dict:
     answer = (f"Decay makes up >= {analyze.SHARE_THRESHOLD:g} of the change of ‖W‖² over the first "
               f"{analyze.EARLY_EPOCHS} epochs (every seed) " + "; ".join(f"for {layer} {where[layer]}"
                                                                          for layer in layers) + ".")
-    numbers = []
-    for layer in (layers[0], layers[-1]) if len(layers) > 1 else layers:
-        mine = per_seed[per_seed.layer == layer]
-        for tau in sorted({mine.tau.max(), mine.tau.min()}, reverse=True):
-            at = mine[mine.tau == tau]
-            cell = at.iloc[0]
-            numbers.append(headline(f"{layer} decay share, first {analyze.EARLY_EPOCHS} epochs, eta*lam/m = {tau:.3g}"
-                                    f" ({cell.init}, lam={cell.lam:g}, eta={cell.eta:g})",
-                                    at[(at[CELL_KEYS] == cell[CELL_KEYS]).all(axis=1)].share))
-    return {"status": _status(int(cells.held.sum()), len(cells)), "answer": answer, "headline": numbers[:4]}
+    numbers = []  # per layer the setting where decay dominates most; for the first layer also where it does least
+    for layer, ends in ((layers[0], ("most", "least")), (layers[-1], ("most",)))[: min(2, len(layers))]:
+        means = per_seed[per_seed.layer == layer].groupby(CELL_KEYS).share.mean().sort_values()
+        for end in ends:
+            cell = dict(zip(CELL_KEYS, means.index[-1 if end == "most" else 0]))
+            at = per_seed[(per_seed.layer == layer) & (per_seed[CELL_KEYS] == pd.Series(cell)).all(axis=1)]
+            numbers.append(headline(f"{layer} decay share, first {analyze.EARLY_EPOCHS} epochs, where {end} "
+                                    f"({_label(pd.Series(cell))})", at.share))
+    return {"status": _status(int(cells.held.sum()), len(cells)), "answer": answer, "headline": numbers}
 
 
 def decay_rate(w: pd.DataFrame, dead_pixel_error: float | None) -> dict:
