@@ -1,7 +1,6 @@
 """The README's results block is generated from the committed claims, and kept so."""
 
 import json
-import shutil
 from pathlib import Path
 
 from decaylab import readme
@@ -16,19 +15,15 @@ def test_the_committed_block_is_what_the_committed_claims_produce():
 
 
 def test_a_changed_verdict_is_caught_and_rewritten_side_by_side(tmp_path):
-    shutil.copytree(ROOT / "reports", tmp_path / "reports")
-    shutil.copy(ROOT / "README.md", tmp_path / "README.md")
-    first = sorted((tmp_path / "reports").glob("*/*/claims.json"))[0]
-    claims = json.loads(first.read_text())
-    claims["claims"]["2_decay_rate"]["status"] = "fails"
-    twin = first.parent.parent / "other-data" / "claims.json"  # the same study on a second dataset
-    twin.parent.mkdir()
-    twin.write_text(json.dumps(claims))
+    claims = json.loads((ROOT / "reports/smoke/synthetic/claims.json").read_text())
+    for dataset, status in (("data-a", "holds"), ("data-b", "fails")):
+        claims["claims"]["2_decay_rate"]["status"] = status
+        (tmp_path / "reports/demo" / dataset).mkdir(parents=True)
+        (tmp_path / "reports/demo" / dataset / "claims.json").write_text(json.dumps(claims))
+    (tmp_path / "README.md").write_text(f"# title\n\n{readme.BEGIN}\nstale\n{readme.END}\n\nmore\n")
     assert readme.main(["--check", "--root", str(tmp_path)]) == 1
     assert readme.main(["--root", str(tmp_path)]) == 0 and readme.main(["--check", "--root", str(tmp_path)]) == 0
     text = (tmp_path / "README.md").read_text()
-    study = first.parent.parent.name
-    assert f"| claim | {first.parent.name} | other-data |" in text
-    original = json.loads(first.read_text())["claims"]["2_decay_rate"]["status"]
-    if original != "fails":
-        assert f"`{study}` claim 2: {original} on {first.parent.name}, fails on other-data" in text
+    assert text.startswith("# title\n\n") and text.endswith(f"{readme.END}\n\nmore\n") and "stale" not in text
+    assert "| claim | data-a | data-b |" in text and "| 2. Decay rate | ✅ holds<br>" in text
+    assert "`demo` claim 2: holds on data-a, fails on data-b" in text
