@@ -18,6 +18,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from decaylab.analyze import EARLY_EPOCHS, SHARE_THRESHOLD, decay_share, decaying, tail_off, wide  # noqa: E402
+from decaylab.data import REAL_DIGITS  # noqa: E402
 
 FIGURES = {  # name: caption (report.md and Snakemake's HTML report)
     "dominance": "Claim 1, early-decay dominance: the decay term's share of each epoch's change of |W|^2 in the "
@@ -33,7 +34,8 @@ FIGURES = {  # name: caption (report.md and Snakemake's HTML report)
     "init_comparison": "Claim 4, init comparison in the manner of the book's plot: validation accuracy per epoch "
                        "(axis zoomed to the data) and weight RMS per layer (log; dotted: 1/sqrt(n_in)), standard "
                        "against scaled (colour), a row per setting, line style: lambda; mean and 95% band over "
-                       "seeds. Red ticks: the book's reported accuracy where the setting has one.",
+                       "seeds. Red dashes: the book's reported accuracy, where the setting has one and the data are "
+                       "real digits.",
 }
 INIT_PALETTE = dict(zip(("standard", "scaled", "glorot", "he"), sns.color_palette("colorblind", 4)))
 INIT_MARKERS = dict(zip(INIT_PALETTE, ("X", "o", "s", "P")))
@@ -238,10 +240,12 @@ def init_comparison(w: pd.DataFrame, out_dir: Path, runs: pd.DataFrame | None = 
 
 
 def _book_marks(runs: pd.DataFrame | None, mine: pd.DataFrame) -> list[float]:
-    """The book's reported validation accuracies of the setting's cells (from runs.csv), if any."""
+    """The book's reported validation accuracies of the setting's cells (from runs.csv), on real digits only (the
+    book's numbers are MNIST's)."""
     if runs is None or "book_accuracy" not in runs:
         return []
-    cells = runs[runs.arm.isin(mine.arm.unique()) & runs.book_accuracy.notna() & (runs.book_split == "validation")]
+    cells = runs[runs.arm.isin(mine.arm.unique()) & runs.book_accuracy.notna() & (runs.book_split == "validation")
+                 & runs.dataset.isin(REAL_DIGITS)]
     return sorted(set(cells.book_accuracy))
 
 
