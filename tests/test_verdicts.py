@@ -40,7 +40,7 @@ def test_a_condition_on_eta_lam_over_m_is_named():
     """Decay dominates where eta*lam/m is large: the answer gives the threshold."""
     cells = [fake_runs(epochs=5, lam=lam).assign(drift=0.05 if lam >= 10 else 5.0) for lam in (1.0, 10.0, 100.0)]
     got = verdicts.dominance(pd.concat(cells, ignore_index=True))
-    assert got["status"] == "holds-conditionally" and "where eta*lam/m >= 0.5 (6/9 settings)" in got["answer"]
+    assert got["status"] == "holds-conditionally" and "where ηλ/m ≥ 0.5 (6/9 settings)" in got["answer"]
 
 
 def test_decay_rate_status_and_its_per_seed_error():

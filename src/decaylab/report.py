@@ -164,7 +164,12 @@ def write_report(claims: dict, run_jsons: list[str], out: Path, description: str
               f"({times['job_seconds'] / 60:.1f} job-minutes)", "",
               "## Definitions and thresholds", "", _definitions(claims["thresholds"]), "",
               "Thresholds: " + ", ".join(f"`{k}` = {v:g}" for k, v in claims["thresholds"].items()) + ".", ""]
-    write_text(out, "\n".join(parts))
+    write_text(out, literal_stars("\n".join(parts)))
+
+
+def literal_stars(markdown: str) -> str:
+    """eta*lam is a product, not emphasis: escape a * between two word characters."""
+    return re.sub(r"(?<=\w)\*(?=\w)", r"\\*", markdown)
 
 
 def _claim(key: str, title: str, claim: dict, figure: str, tables: list[tuple[str, list[dict], list[str]]]
@@ -284,8 +289,7 @@ def render_html(markdown_text: str, report_dir: Path) -> str:
     """report.md as one self-contained HTML page (figures inlined), which MLflow's artifact viewer previews."""
     from markdown_it import MarkdownIt
 
-    text = re.sub(r"(?<=\w)\*(?=\w)", r"\\*", markdown_text)  # eta*lam is a product, not emphasis
-    body = MarkdownIt("commonmark").enable("table").render(text)
+    body = MarkdownIt("commonmark").enable("table").render(markdown_text)
 
     def inline(match: re.Match) -> str:
         png = (report_dir / match.group(1)).read_bytes()

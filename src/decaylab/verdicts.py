@@ -32,12 +32,12 @@ def not_testable(reason: str) -> dict:
 
 
 def _tau(df: pd.DataFrame) -> pd.Series:
-    """eta*lam/m: the per-epoch log-shrink that decay alone would give."""
+    """ηλ/m: the per-epoch log-shrink that decay alone would give."""
     return df.eta * df.lam / df.m
 
 
 def _condition(cells: pd.DataFrame, held: str) -> str:
-    """Where `held` is true among cells: everywhere, nowhere, above a threshold of eta*lam/m, or a count."""
+    """Where `held` is true among cells: everywhere, nowhere, above a threshold of ηλ/m, or a count."""
     n, k = len(cells), int(cells[held].sum())
     if k == n:
         return f"in all {n} settings" if n > 1 else "in its one setting"
@@ -46,7 +46,7 @@ def _condition(cells: pd.DataFrame, held: str) -> str:
     ordered = cells.sort_values("tau")
     above = ordered.tau[ordered[held]].min()
     if ordered[ordered.tau >= above][held].all() and not ordered[ordered.tau < above][held].any():
-        return f"where eta*lam/m >= {above:.3g} ({k}/{n} settings)"
+        return f"where ηλ/m ≥ {above:.3g} ({k}/{n} settings)"
     if k <= 3:
         return f"in {k}/{n} settings (" + "; ".join(_label(r) for _, r in cells[cells[held]].iterrows()) + ")"
     return f"in {k}/{n} settings"
@@ -71,7 +71,7 @@ def dominance(w: pd.DataFrame) -> dict:
         held=lambda s: bool((s >= analyze.SHARE_THRESHOLD).all()))
     layers = sorted(cells.layer.unique())
     where = {layer: _condition(cells[cells.layer == layer], "held") for layer in layers}
-    answer = (f"Decay makes up >= {analyze.SHARE_THRESHOLD:g} of the change of ‖W‖² over the first "
+    answer = (f"Decay makes up ≥ {analyze.SHARE_THRESHOLD:g} of the change of ‖W‖² over the first "
               f"{analyze.EARLY_EPOCHS} epochs (every seed) " + "; ".join(f"for {layer} {where[layer]}"
                                                                          for layer in layers) + ".")
     numbers = []  # per layer the setting where decay dominates most; for the first layer also where it does least
@@ -86,27 +86,27 @@ def dominance(w: pd.DataFrame) -> dict:
 
 
 def decay_rate(w: pd.DataFrame, dead_pixel_error: float | None) -> dict:
-    """Claim 2: in decay-dominated epochs (eta*lam/n small), the log-shrink per epoch against -eta*lam/m."""
+    """Claim 2: in decay-dominated epochs (ηλ/n small), the log-shrink per epoch against -ηλ/m."""
     d = decaying(w).copy()
     if d.empty:
         return not_testable("no run with lam > 0")
     d["share"] = decay_share(d)
     d = d[(d.share >= analyze.SHARE_THRESHOLD) & (d.eta * d.lam / d.n <= analyze.SMALL_ETA_LAM_OVER_N)]
     if d.empty:
-        return not_testable(f"no decay-dominated epoch with eta*lam/n <= {analyze.SMALL_ETA_LAM_OVER_N:g}")
+        return not_testable(f"no decay-dominated epoch with ηλ/n ≤ {analyze.SMALL_ETA_LAM_OVER_N:g}")
     d["error"] = (np.log(d["shrink"]) / -_tau(d) - 1).abs()
     d["tau"] = _tau(d)
     per_seed = d.groupby([*RUN_KEYS, "m", "tau", "layer"], as_index=False).error.median()
     cells = per_seed.groupby([*CELL_KEYS, "tau", "layer"], as_index=False).error.median()
     cells["held"] = cells.error <= analyze.RATE_TOLERANCE
     layers = sorted(cells.layer.unique())
-    answer = (f"In decay-dominated epochs the weights shrink by exp(-eta*lam/m) per epoch to within "
+    answer = (f"In decay-dominated epochs the weights shrink by exp(-ηλ/m) per epoch to within "
               f"{analyze.RATE_TOLERANCE:.0%} (median over epochs) "
               + "; ".join(f"for {layer} {_condition(cells[cells.layer == layer], 'held')}" for layer in layers) + ".")
     if dead_pixel_error is not None:
-        answer = answer[:-1] + (f"; weights without gradient follow (1 - eta*lam/n)^ceil(n/m) to {dead_pixel_error:.1e}"
+        answer = answer[:-1] + (f"; weights without gradient follow (1 - ηλ/n)^ceil(n/m) to {dead_pixel_error:.1e}"
                                 " in log.")
-    numbers = [headline(f"{layer} relative error of the log-shrink against eta*lam/m (median over decay-dominated "
+    numbers = [headline(f"{layer} relative error of the log-shrink against ηλ/m (median over decay-dominated "
                         "epochs)", per_seed[per_seed.layer == layer].groupby("seed").error.median())
                for layer in layers]
     return {"status": _status(int(cells.held.sum()), len(cells)), "answer": answer, "headline": numbers[:4]}
