@@ -96,8 +96,8 @@ def finish_tracking(tracked, out: Path, summary: dict) -> dict:
     tracked.log_artifact(out / METRICS)
     _write_summary(out, {**summary, "tracking": "logged" if tracked.logged else "pending"})
     tracked.log_artifact(out / "run.json")
-    tracked.finish("FINISHED", tags={f"decaylab.{flag}": str(summary[flag]).lower()
-                                     for flag in ("diverged", "collapsed")})
+    tracked.finish("FINISHED", tags={f"decaylab.{flag}": str(summary.get(flag, "unknown")).lower()
+                                     for flag in ("diverged", "collapsed")})  # an older run.json has no collapse flag
     summary["tracking"] = "logged" if tracked.logged else "pending"
     if not tracked.logged:
         _write_summary(out, summary)
