@@ -17,7 +17,15 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from decaylab.analyze import EARLY_EPOCHS, SHARE_THRESHOLD, decay_share, decaying, tail_off, wide  # noqa: E402
+from decaylab.analyze import (  # noqa: E402
+    EARLY_EPOCHS,
+    SHARE_THRESHOLD,
+    decay_share,
+    decaying,
+    interval,
+    tail_off,
+    wide,
+)
 from decaylab.data import REAL_DIGITS  # noqa: E402
 
 FIGURES = {  # name: caption (report.md and Snakemake's HTML report)
@@ -41,6 +49,12 @@ INIT_PALETTE = dict(zip(("standard", "scaled", "glorot", "he"), sns.color_palett
 INIT_MARKERS = dict(zip(INIT_PALETTE, ("X", "o", "s", "P")))
 
 
+def t_band(values) -> tuple[float, float]:
+    """The 95 % Student-t interval of the mean over seeds (seaborn's errorbar; no bootstrap)."""
+    ci = interval(values)["ci95"]
+    return (ci[0], ci[1]) if ci else (float(np.mean(values)),) * 2
+
+
 def _save(fig, out_dir: Path, name: str) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     for ext in ("png", "svg"):
@@ -62,16 +76,17 @@ def _lam(d: pd.DataFrame) -> pd.DataFrame:
                                                                                                       len(order))))
 
 
-def _setting(d: pd.DataFrame, keys=("arm", "eta", "hidden")) -> pd.Series:
-    """What else varies in the study, as a label (arm names a setting by itself; empty when nothing varies)."""
-    if "arm" in keys and d.arm.nunique() > 1:
-        return d.arm
-    varying = [k for k in keys if k != "arm" and d[k].nunique() > 1]
-    names = {"eta": "η", "hidden": "h"}
-    if not varying:
+def _setting(d: pd.DataFrame) -> pd.Series:
+    """What else varies in the study besides lambda and init, as a label: eta and width where they vary, and the
+    arm where two arms share them (say, n differs); empty when nothing else varies."""
+    keys = [k for k in ("eta", "hidden") if d[k].nunique() > 1]
+    if d.groupby(["eta", "hidden", "lam", "init"]).arm.nunique().max() > 1:
+        keys.append("arm")
+    if not keys:
         return pd.Series("", index=d.index)
-    return d[varying].apply(lambda r: ", ".join(f"{names[k]}={r[k]:g}" if isinstance(r[k], float)
-                                                else f"{names[k]}={r[k]}" for k in varying), axis=1)
+    names = {"eta": "η=", "hidden": "h=", "arm": ""}
+    return d[keys].apply(lambda r: ", ".join(f"{names[k]}{r[k]:g}" if isinstance(r[k], float) else f"{names[k]}{r[k]}"
+                                             for k in keys), axis=1)
 
 
 def dominance(w: pd.DataFrame, out_dir: Path, runs=None) -> None:
@@ -87,7 +102,7 @@ def dominance(w: pd.DataFrame, out_dir: Path, runs=None) -> None:
     d["setting"] = _setting(d)
     styled = d.setting.nunique() > 1
     g = sns.relplot(d, x="epoch", y="decay share", hue="λ", hue_order=order, palette=palette,
-                    style="setting" if styled else None, row="layer", col="init", kind="line", errorbar=("ci", 95),
+                    style="setting" if styled else None, row="layer", col="init", kind="line", errorbar=t_band,
                     height=2.4, aspect=1.5, facet_kws={"margin_titles": True})
     g.set_titles(row_template="{row_name}", col_template="{col_name} init")
     g.set(ylim=(0, 1.02), xlim=(0.7, last + 0.3))
@@ -149,7 +164,15 @@ def _log_panel(ax, t: pd.DataFrame, x: str, hue: str, palette, references: bool)
         prefactor = math.exp(np.mean(np.log(t.plateau_rms) - np.log(n_in**-0.5)))
         ax.plot(t[x], prefactor * n_in**-0.5, color="grey", ls=":", lw=1, label=f"{prefactor:.3g}·1/sqrt(n_in)")
     ax.set(xscale="log", yscale="log")
+    _log_ticks(ax.yaxis)
     ax.legend(fontsize=6, loc="best")
+
+
+def _log_ticks(axis) -> None:
+    """Log-axis labels at 1, 2, 5 x 10^k as plain numbers, no crowded minor labels."""
+    axis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%.2g"))
+    axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
 
 
 def tail_off_sizes(w: pd.DataFrame, out_dir: Path, runs=None) -> None:
@@ -159,7 +182,7 @@ def tail_off_sizes(w: pd.DataFrame, out_dir: Path, runs=None) -> None:
         return _empty(out_dir, "tail_off", "no run with lam > 0")
     t = t.assign(lam_over_n=t.lam / t.n)
     single = t[t.sizes.str.count("-") == 2]
-    layers = sorted(t.layer.unique())
+    layers = sorted((single if single.n_w.nunique() > 1 else t).layer.unique())
     rows = [("n_w", v, single[single.lam_over_n == v]) for v in sorted(single.lam_over_n.unique())
             if single[single.lam_over_n == v].n_w.nunique() > 1]
     if t.lam_over_n.nunique() > 1:
@@ -173,13 +196,17 @@ def tail_off_sizes(w: pd.DataFrame, out_dir: Path, runs=None) -> None:
     for (x, value, sub), row_axes in zip(rows, axes):
         for layer, ax in zip(layers, row_axes):
             mine = sub[sub.layer == layer]
+            if mine[x].nunique() < 2:  # e.g. W3 against n_w: only the deep network has it
+                ax.axis("off")
+                ax.text(0.5, 0.5, f"{layer}: one {'n_w' if x == 'n_w' else 'λ/n'} only", ha="center", va="center")
+                continue
             if x == "n_w":
                 _log_panel(ax, mine, "n_w", "init", INIT_PALETTE, references=True)
                 ax.set(title=f"{layer} · λ/n = {value:.3g}", xlabel="n_w (weights in the network)")
             else:
                 _log_panel(ax, mine, "lam_over_n", colour, palette, references=False)
                 ax.set(title=f"{layer} · colour: {'n_w' if colour == 'n_w' else 'η'} "
-                             f"({', '.join(f'{v:g}' for v in levels)}, dark to light)", xlabel="λ/n")
+                             f"{levels[0]:g} (dark) to {levels[-1]:g} (light)", xlabel="λ/n")
             ax.set_ylabel("plateau weight RMS")
     inits = sorted(t.init.unique())
     handles = [plt.Line2D([], [], marker=INIT_MARKERS[i], ls="", color="grey", label=f"{i} init") for i in inits]
@@ -196,7 +223,7 @@ def init_comparison(w: pd.DataFrame, out_dir: Path, runs: pd.DataFrame | None = 
         return _empty(out_dir, "init_comparison", "no cell run with two inits")
     d, order, _ = _lam(d)
     d["setting"] = _setting(d)
-    settings = sorted(d.setting.unique())
+    settings = list(d.sort_values(["eta", "n_w", "arm"]).setting.unique())
     layers = sorted(x for x in d.layer.unique() if x.startswith("W"))
     log_x = d.epoch.max() > 60
     fig, axes = plt.subplots(len(settings), len(layers) + 1, figsize=(3.3 * (len(layers) + 1), 2.5 * len(settings)),
@@ -206,7 +233,7 @@ def init_comparison(w: pd.DataFrame, out_dir: Path, runs: pd.DataFrame | None = 
         mine = d[d.setting == setting]
         acc = mine[(mine.layer == "net") & (mine.epoch >= 1)]
         sns.lineplot(acc, x="epoch", y="acc_validation", hue="init", palette=INIT_PALETTE, style="λ",
-                     style_order=order, dashes=dashes, errorbar=("ci", 95), ax=row[0], legend=i == 0)
+                     style_order=order, dashes=dashes, errorbar=t_band, ax=row[0], legend=i == 0)
         means = acc.groupby(["init", "λ", "epoch"]).acc_validation.mean()
         low, high = means.min(), means.max()
         marks = _book_marks(runs, mine)
@@ -217,14 +244,15 @@ def init_comparison(w: pd.DataFrame, out_dir: Path, runs: pd.DataFrame | None = 
                    title=setting or "validation accuracy")
         for layer, ax in zip(layers, row[1:]):
             rms = mine[mine.layer == layer]
+            if rms.empty:  # a deeper network's layer, in a row of shallower ones
+                ax.axis("off")
+                continue
             sns.lineplot(rms, x="epoch", y="rms", hue="init", palette=INIT_PALETTE, style="λ", style_order=order,
-                         dashes=dashes, errorbar=("ci", 95), ax=ax, legend=False)
+                         dashes=dashes, errorbar=t_band, ax=ax, legend=False)
             for n_in in rms.n_in.dropna().unique():
                 ax.axhline(1 / math.sqrt(n_in), color="grey", lw=0.8, ls=":")
             ax.set(yscale="log", ylabel="weight RMS", title=f"{layer} weight RMS")
-            ax.yaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
-            ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%.2g"))
-            ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+            _log_ticks(ax.yaxis)
         for ax in row:
             if log_x:
                 ax.set_xscale("log")
