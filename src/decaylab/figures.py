@@ -89,6 +89,11 @@ def _setting(d: pd.DataFrame) -> pd.Series:
                                              for k in keys), axis=1)
 
 
+def _order(d: pd.DataFrame) -> list[str]:
+    """The settings by eta, then network size."""
+    return list(d.sort_values(["eta", "n_w", "arm"]).setting.unique())
+
+
 def dominance(w: pd.DataFrame, out_dir: Path, runs=None) -> None:
     """Decay share of d|W|^2 per epoch over the first epochs, per layer and init."""
     d = decaying(w)
@@ -102,7 +107,8 @@ def dominance(w: pd.DataFrame, out_dir: Path, runs=None) -> None:
     d["setting"] = _setting(d)
     styled = d.setting.nunique() > 1
     g = sns.relplot(d, x="epoch", y="decay share", hue="λ", hue_order=order, palette=palette,
-                    style="setting" if styled else None, row="layer", col="init", kind="line", errorbar=t_band,
+                    style="setting" if styled else None, style_order=_order(d) if styled else None, row="layer",
+                    col="init", kind="line", errorbar=t_band,
                     height=2.4, aspect=1.5, facet_kws={"margin_titles": True})
     g.set_titles(row_template="{row_name}", col_template="{col_name} init")
     g.set(ylim=(0, 1.02), xlim=(0.7, last + 0.3))
@@ -126,7 +132,8 @@ def decay_rate(w: pd.DataFrame, out_dir: Path, runs=None) -> None:
     d, order, palette = _lam(d)
     d["setting"] = _setting(d)
     g = sns.relplot(d, x="τ = epoch · ηλ/m", y="ln(RMS_t / RMS_0)", hue="λ", hue_order=order, palette=palette,
-                    style="setting" if d.setting.nunique() > 1 else None, row="init", col="layer", kind="line",
+                    style="setting" if d.setting.nunique() > 1 else None,
+                    style_order=_order(d) if d.setting.nunique() > 1 else None, row="init", col="layer", kind="line",
                     errorbar=None, height=2.4, aspect=1.4, facet_kws={"margin_titles": True})
     g.set_titles(row_template="{row_name} init", col_template="{col_name}")
     tau = np.linspace(0, top, 50)
@@ -223,7 +230,7 @@ def init_comparison(w: pd.DataFrame, out_dir: Path, runs: pd.DataFrame | None = 
         return _empty(out_dir, "init_comparison", "no cell run with two inits")
     d, order, _ = _lam(d)
     d["setting"] = _setting(d)
-    settings = list(d.sort_values(["eta", "n_w", "arm"]).setting.unique())
+    settings = _order(d)
     layers = sorted(x for x in d.layer.unique() if x.startswith("W"))
     log_x = d.epoch.max() > 60
     fig, axes = plt.subplots(len(settings), len(layers) + 1, figsize=(3.3 * (len(layers) + 1), 2.5 * len(settings)),
