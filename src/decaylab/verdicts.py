@@ -42,7 +42,7 @@ def _condition(cells: pd.DataFrame, held: str) -> str:
     if k == n:
         return f"in all {n} settings" if n > 1 else "in its one setting"
     if k == 0:
-        return f"in none of {n} settings"
+        return f"in none of {n} settings" if n > 1 else "not in its one setting"
     ordered = cells.sort_values("tau")
     above = ordered.tau[ordered[held]].min()
     if ordered[ordered.tau >= above][held].all() and not ordered[ordered.tau < above][held].any():
