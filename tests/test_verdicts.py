@@ -102,3 +102,11 @@ def test_lam_contrasts_pair_runs_with_and_without_l2():
     assert row["acc_validation_gain"]["mean"] == pytest.approx(0.03)
     assert row["acc_validation_gain"]["ci95"] == pytest.approx([0.03, 0.03])
     assert row["acc_test_gain"]["seeds"] == 4
+
+
+def test_a_condition_on_the_init_is_named():
+    """Decay dominates for the standard init only (four settings of it): the answer names the init."""
+    cells = [fake_runs(epochs=5, lam=lam).assign(init=init, drift=0.05 if init == "standard" else 5.0)
+             for lam in (1.0, 10.0) for init in ("standard", "scaled")]
+    got = verdicts.dominance(pd.concat(cells, ignore_index=True).query("hidden != '100'"))
+    assert got["answer"].endswith("for W1 with the standard init, in all its settings (4/8 settings).")

@@ -37,19 +37,33 @@ def _tau(df: pd.DataFrame) -> pd.Series:
 
 
 def _condition(cells: pd.DataFrame, held: str) -> str:
-    """Where `held` is true among cells: everywhere, nowhere, above a threshold of ηλ/m, or a count."""
+    """Where `held` is true among cells: everywhere, nowhere, for one init (and above a threshold of ηλ/m within
+    it), above a threshold of ηλ/m, a list of up to three settings, or a count."""
     n, k = len(cells), int(cells[held].sum())
     if k == n:
         return f"in all {n} settings" if n > 1 else "in its one setting"
     if k == 0:
         return f"in none of {n} settings" if n > 1 else "not in its one setting"
-    ordered = cells.sort_values("tau")
-    above = ordered.tau[ordered[held]].min()
-    if ordered[ordered.tau >= above][held].all() and not ordered[ordered.tau < above][held].any():
-        return f"where ηλ/m ≥ {above:.3g} ({k}/{n} settings)"
+    if (threshold := _threshold(cells, held)) is not None:
+        return f"where ηλ/m ≥ {threshold:.3g} ({k}/{n} settings)"
     if k <= 3:
         return f"in {k}/{n} settings (" + "; ".join(_label(r) for _, r in cells[cells[held]].iterrows()) + ")"
+    inits = cells[cells[held]].init.unique()
+    if len(inits) == 1 and cells.init.nunique() > 1:
+        mine = cells[cells.init == inits[0]]
+        within = (", in all its settings" if mine[held].all() else
+                  f" where ηλ/m ≥ {t:.3g}" if (t := _threshold(mine, held)) is not None else
+                  f" in {k}/{len(mine)} of its settings")
+        return f"with the {inits[0]} init{within} ({k}/{n} settings)"
     return f"in {k}/{n} settings"
+
+
+def _threshold(cells: pd.DataFrame, held: str) -> float | None:
+    """The ηλ/m from which `held` is true and below which it is false, if there is one."""
+    above = cells.tau[cells[held]].min()
+    if cells[cells.tau >= above][held].all() and not cells[cells.tau < above][held].any():
+        return float(above)
+    return None
 
 
 def _label(cell: pd.Series) -> str:
