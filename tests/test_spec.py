@@ -134,6 +134,14 @@ def test_a_dataset_keeps_its_own_folders_seeds_and_book_arms():
     assert not {r.out for r in runs(fashion)} & {r.out for r in digits}
 
 
+def test_a_dataset_override_is_checked_against_the_study_that_runs():
+    """smoke on synthetic (600 examples) is fine although book's n=1,000 arms would not fit there."""
+    config = load_config(ROOT / "config" / "config.yaml", {"study": "smoke", "dataset": "synthetic"})
+    assert {r.dataset for r in runs(config)} == {"synthetic"}
+    with pytest.raises(ConfigError, match="studies/book/arms/small-noreg/train_size: 1000 exceeds the 600"):
+        load_config(ROOT / "config" / "config.yaml", {"study": "book", "dataset": "synthetic"})
+
+
 def test_a_train_size_beyond_the_split_is_refused_with_study_arm_and_sizes():
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     config["studies"]["book"]["arms"]["small-l2"]["train_size"] = 5000

@@ -111,8 +111,8 @@ def validate(config: dict) -> dict:
     config = {**defaults(schema()), **config}
     if config["study"] not in config["studies"]:
         raise ConfigError(f"config key study: {config['study']!r} is not one of {sorted(config['studies'])}")
-    for name in config["studies"]:
-        runs(config, name)
+    for name in config["studies"]:  # the dataset override is for the study that runs; the others on their own
+        runs(config if name == config["study"] else {**config, "dataset": None}, name)
     return config
 
 
