@@ -36,7 +36,7 @@ def block(reports: Path) -> str:
     where the verdicts differ between datasets, and the book's accuracies on real digits."""
     studies = load(reports)
     lines = [BEGIN, ""]
-    differ = []
+    differ, untested = [], []
     for study, by_dataset in studies.items():
         datasets = list(by_dataset)
         lines += [f"**`{study}`** ({', '.join(f'[{d}](reports/{study}/{d}/report.md)' for d in datasets)})", "",
@@ -45,16 +45,21 @@ def block(reports: Path) -> str:
             lines.append(f"| {key[0]}. {title} | "
                          + " | ".join(_cell(by_dataset[d]["claims"][key]) for d in datasets) + " |")
             statuses = {d: by_dataset[d]["claims"][key]["status"] for d in datasets}
-            if len(set(statuses.values())) > 1:
-                differ.append(f"`{study}` claim {key[0]}: " + ", ".join(f"{s} on {d}" for d, s in statuses.items()))
+            testable = {d: s for d, s in statuses.items() if s != "not-testable"}
+            if len(set(testable.values())) > 1:
+                differ.append(f"`{study}` claim {key[0]}: " + ", ".join(f"{s} on {d}" for d, s in testable.items()))
+            if 0 < len(testable) < len(statuses):
+                untested.append(f"`{study}` claim {key[0]} on " + ", ".join(set(statuses) - set(testable)))
         lines.append("")
-    lines += ["Where the verdicts differ between datasets: " + ("; ".join(differ) if differ else "nowhere") + ".", ""]
+    lines += ["Where the verdicts differ between datasets: " + ("; ".join(differ) if differ else "nowhere") + "."
+              + (" Not testable on one dataset only (see its report for why): " + "; ".join(untested) + "."
+                 if untested else ""), ""]
     book = [(study, d, row) for study, by_dataset in studies.items() for d, claims in by_dataset.items()
             if d in REAL_DIGITS for row in claims["book_examples"] if row.get("book_accuracy") is not None]
     if book:
         lines += ["The book's accuracies against ours on real digits (peak over epochs, 95 % interval over seeds):", ""]
         lines += [f"- `{study}` on {d}, {row['arm']} (n = {row['n']:,}, λ = {row['lam']:g}): "
-                  f"{interval_text({**row['peak_accuracy_interval'], 'unit': 'accuracy'})} against the book's "
+                  f"{interval_text({**row['peak_accuracy_interval'], 'unit': 'percent'})} against the book's "
                   f"{row['book_accuracy'] * 100:.2f} % ({row['split']} split)" for study, d, row in book]
         lines.append("")
     return literal_stars("\n".join([*lines, END]))

@@ -68,10 +68,10 @@ STATUS_MARK = {"holds": "✅ holds", "holds-conditionally": "🟡 holds conditio
 
 
 def interval_text(h: dict, digits: int = 3) -> str:
-    """A headline number as `mean [lo, hi]` (accuracy gaps in percentage points)."""
+    """A headline number as `mean [lo, hi]` (unit `accuracy`: a gap in percentage points; `percent`: in %)."""
     if h["mean"] is None:
         return "n/a"
-    scale, unit = (100, " pp") if h.get("unit") == "accuracy" else (1, "")
+    scale, unit = {"accuracy": (100, " pp"), "percent": (100, " %")}.get(h.get("unit"), (1, ""))
     ci = h["ci95"]
     text = f"{h['mean'] * scale:.{digits}g}{unit}"
     return text + (f" [{ci[0] * scale:.{digits}g}, {ci[1] * scale:.{digits}g}]" if ci else " (one seed)")
