@@ -61,15 +61,19 @@ def _layers(w: pd.DataFrame) -> list[str]:
     return sorted(x for x in w.layer.unique() if x.startswith("W"))
 
 
+def early_shares(w: pd.DataFrame) -> pd.DataFrame:
+    """Per run and weight layer (lam > 0): the mean decay share and displacement ratio of the early epochs."""
+    early = decaying(w)
+    early = early[early.epoch <= EARLY_EPOCHS]
+    early = early.assign(decay_share=decay_share(early), disp_ratio=early.disp_decay / early.disp_grad)
+    return early.groupby([*RUN_KEYS, "m", "layer"], as_index=False)[["decay_share", "disp_ratio"]].mean()
+
+
 def claim_dominance(w: pd.DataFrame) -> dict:
     """Claim 1: early epochs are dominated by weight decay (both readings), per layer and cell."""
-    w = decaying(w)
-    w = w[w.epoch <= EARLY_EPOCHS].copy()
-    if w.empty:
+    per_run = early_shares(w)
+    if per_run.empty:
         return {"details": "not testable: no run with lam > 0", "table": []}
-    w["decay_share"] = decay_share(w)
-    w["disp_ratio"] = w.disp_decay / w.disp_grad
-    per_run = w.groupby([*RUN_KEYS, "layer"], as_index=False)[["decay_share", "disp_ratio"]].mean()
     rows = []
     for key, g in per_run.groupby([*CELL_KEYS, "layer"]):
         share, ratio = _spread(g.decay_share), _spread(g.disp_ratio)
@@ -166,19 +170,24 @@ def _t95(df: int) -> float:
     return float(t.ppf(0.975, df))
 
 
+def per_seed_slopes(t: pd.DataFrame, x: str, group: list[str]) -> pd.DataFrame:
+    """Log-log slope of plateau RMS against column x, one per group and seed where x takes two values or more."""
+    rows = [{**dict(zip([*group, "seed"], key)), "slope": _slope(g[x].to_numpy(float), g.plateau_rms.to_numpy(float))}
+            for key, g in t.groupby([*group, "seed"]) if g[x].nunique() >= 2]
+    return pd.DataFrame(rows, columns=[*group, "seed", "slope"])
+
+
+def one_hidden_layer(t: pd.DataFrame) -> pd.DataFrame:
+    """The rows of networks with one hidden layer (sizes n_in-h-n_out), whose n_w the width alone sets."""
+    return t[t.sizes.str.count("-") == 2]
+
+
 def slope_over_seeds(t: pd.DataFrame, x: str, group: list[str]) -> list[dict]:
     """Log-log slope of plateau RMS against column x, fitted per seed, with a 95% t-interval over seeds."""
     out = []
-    for key, g in t.groupby(group):
-        per_seed = [_slope(s[x].to_numpy(float), s.plateau_rms.to_numpy(float))
-                    for _, s in g.groupby("seed") if s[x].nunique() >= 2]
-        if not per_seed:
-            continue
-        mean = float(np.mean(per_seed))
-        half = _t95(len(per_seed) - 1) * float(np.std(per_seed, ddof=1)) / math.sqrt(len(per_seed)) \
-            if len(per_seed) > 1 else None
-        out.append({**dict(zip(group, key if isinstance(key, tuple) else (key,))), "x": x, "slope": mean,
-                    "ci95": [mean - half, mean + half] if half is not None else None, "seeds": len(per_seed)})
+    for key, g in per_seed_slopes(t, x, group).groupby(group):
+        iv = interval(g.slope)
+        out.append({**dict(zip(group, key)), "x": x, "slope": iv["mean"], "ci95": iv["ci95"], "seeds": iv["seeds"]})
     return out
 
 
@@ -202,7 +211,7 @@ def claim_tail_off(w: pd.DataFrame) -> dict:
     for layer, g in t.groupby("layer"):
         ratios[layer] = {col: _spread(g[col]) for col in ("ratio_inv_sqrt_nw", "ratio_inv_nw", "ratio_inv_sqrt_nin")}
     settled = t[t.plateau_settled]  # slopes only from plateaus that have settled
-    single = settled[settled.sizes.str.count("-") == 2]  # one hidden layer: n_in -> h -> n_out
+    single = one_hidden_layer(settled)
     vs_width = slope_over_seeds(single, "n_w", ["layer", "init", "lam", "eta", "n"])
     vs_lam = slope_over_seeds(settled, "lam_over_n", ["layer", "init", "hidden", "eta", "n"])
     for row in vs_width:  # which hypothesis the slope supports (1/sqrt(n_in) predicts 0 for W1, -0.5 after)

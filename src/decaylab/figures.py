@@ -23,6 +23,7 @@ from decaylab.analyze import (  # noqa: E402
     decay_share,
     decaying,
     interval,
+    one_hidden_layer,
     tail_off,
     wide,
 )
@@ -188,7 +189,7 @@ def tail_off_sizes(w: pd.DataFrame, out_dir: Path, runs=None) -> None:
     if t.empty:
         return _empty(out_dir, "tail_off", "no run with lam > 0")
     t = t.assign(lam_over_n=t.lam / t.n)
-    single = t[t.sizes.str.count("-") == 2]
+    single = one_hidden_layer(t)
     layers = sorted((single if single.n_w.nunique() > 1 else t).layer.unique())
     rows = [("n_w", v, single[single.lam_over_n == v]) for v in sorted(single.lam_over_n.unique())
             if single[single.lam_over_n == v].n_w.nunique() > 1]

@@ -12,9 +12,8 @@ import numpy as np
 import pandas as pd
 
 from decaylab import analyze
-from decaylab.analyze import CELL_KEYS, RUN_KEYS, decay_share, decaying, interval
+from decaylab.analyze import CELL_KEYS, decay_share, decaying, early_shares, interval, one_hidden_layer, per_seed_slopes
 
-STATUSES = ("holds", "holds-conditionally", "fails", "not-testable")
 SAME_ACCURACY = 0.005  # two inits reach the same accuracy when their paired gap is within 0.5 pp
 PAIR_KEYS = ["arm", "lam", "eta", "hidden"]  # an init pair: same cell but for the init, same seed
 
@@ -74,12 +73,9 @@ def _label(cell: pd.Series) -> str:
 
 def dominance(w: pd.DataFrame) -> dict:
     """Claim 1 from the per-seed decay share of the early epochs, per layer and setting."""
-    early = decaying(w)
-    early = early[early.epoch <= analyze.EARLY_EPOCHS].copy()
-    if early.empty:
+    per_seed = early_shares(w).rename(columns={"decay_share": "share"})
+    if per_seed.empty:
         return not_testable("no run with lam > 0")
-    early["share"] = decay_share(early)
-    per_seed = early.groupby([*RUN_KEYS, "m", "layer"], as_index=False).share.mean()
     per_seed["tau"] = _tau(per_seed)
     cells = per_seed.groupby([*CELL_KEYS, "m", "layer", "tau"], as_index=False).share.agg(
         held=lambda s: bool((s >= analyze.SHARE_THRESHOLD).all()))
@@ -108,9 +104,9 @@ def decay_rate(w: pd.DataFrame, dead_pixel_error: float | None) -> dict:
     d = d[(d.share >= analyze.SHARE_THRESHOLD) & (d.eta * d.lam / d.n <= analyze.SMALL_ETA_LAM_OVER_N)]
     if d.empty:
         return not_testable(f"no decay-dominated epoch with ηλ/n ≤ {analyze.SMALL_ETA_LAM_OVER_N:g}")
-    d["error"] = (np.log(d["shrink"]) / -_tau(d) - 1).abs()
     d["tau"] = _tau(d)
-    per_seed = d.groupby([*RUN_KEYS, "m", "tau", "layer"], as_index=False).error.median()
+    d["error"] = (np.log(d["shrink"]) / -d.tau - 1).abs()
+    per_seed = d.groupby([*CELL_KEYS, "seed", "m", "tau", "layer"], as_index=False).error.median()
     cells = per_seed.groupby([*CELL_KEYS, "tau", "layer"], as_index=False).error.median()
     cells["held"] = cells.error <= analyze.RATE_TOLERANCE
     layers = sorted(cells.layer.unique())
@@ -157,17 +153,10 @@ def tail_off(claim: dict) -> dict:
 def _per_seed_slopes(table: pd.DataFrame, x: str) -> pd.DataFrame:
     """Per layer and seed: the slope of log plateau RMS against log x, averaged over the groups that vary x."""
     if x == "n_w":
-        table = table[table.sizes.str.count("-") == 2]  # one hidden layer
-        group = ["layer", "init", "lam", "eta", "n"]
+        slopes = per_seed_slopes(one_hidden_layer(table), x, ["layer", "init", "lam", "eta", "n"])
     else:
-        group = ["layer", "init", "hidden", "eta", "n"]
-    rows = []
-    for key, g in table.groupby([*group, "seed"]):
-        if g[x].nunique() >= 2:
-            rows.append({"layer": key[0], "seed": key[-1], "slope": analyze._slope(g[x].to_numpy(float),
-                                                                                   g.plateau_rms.to_numpy(float))})
-    out = pd.DataFrame(rows, columns=["layer", "seed", "slope"])
-    return out.groupby(["layer", "seed"], as_index=False).slope.mean()
+        slopes = per_seed_slopes(table, x, ["layer", "init", "hidden", "eta", "n"])
+    return slopes.groupby(["layer", "seed"], as_index=False).slope.mean()
 
 
 def init_pairs(w: pd.DataFrame) -> pd.DataFrame:
