@@ -6,6 +6,7 @@ import pytest
 import torch
 from conftest import make_run
 
+from decaylab import network
 from decaylab.inits import init_network
 from decaylab.network import INERT_BIAS, Hyper, StepStats, forward, output_logits, pad_hidden, sgd_step, unpad
 
@@ -131,6 +132,36 @@ def test_decomposition_adds_up_every_step_and_over_an_epoch():
         torch.testing.assert_close(parts["S_end"], weights[i].square().sum((1, 2)), rtol=1e-12, atol=0)
         for key, value in expected[i].items():
             torch.testing.assert_close(parts[key], value, rtol=1e-11, atol=1e-14)
+
+
+@pytest.mark.parametrize("groups", [1, 2, 4])
+def test_blocks_of_steps_equal_single_steps_and_sum_the_weights(groups):
+    """sgd_steps regroups the first layer's arithmetic over a block (members of a group share their rows):
+    the same network as one sgd_step at a time, and StepStats' sum_t W_t equals the weights summed by hand."""
+    sizes, n, m, steps = [20, 9, 6, 4], 300, 5, 12
+    etas, lams = [0.5, 2.0, 0.1, 1.0], [5.0, 0.3, 0.0, 40.0]
+    x, y = _batch(groups, m * steps - 2, 20, 4, torch.Generator().manual_seed(6))  # the last step is short
+    bounds = [min(t * m, x.shape[1]) for t in range(steps + 1)]
+    results = []
+    for at_once in (1, 5):
+        weights, biases = _ensemble(sizes, [1, 2, 3, 4])
+        hyper, stats, summed = Hyper(etas, lams, n, steps), StepStats(weights, steps), None
+        for lo in range(0, steps, at_once):
+            hi = min(lo + at_once, steps)
+            if at_once == 1:
+                s = hyper.scale[hyper.t]
+                summed = [s * w + (0 if summed is None else t) for w, t in zip(weights, summed or weights)]
+            block = slice(bounds[lo], bounds[hi])
+            network.sgd_steps(weights, biases, x[:, block], y[:, block], [b - bounds[lo] for b in bounds[lo : hi + 1]],
+                      hyper, stats)
+        results.append((weights, biases, stats))
+        if at_once == 1:
+            for got, expected in zip(stats.weight_sums(hyper.total_scale), summed):
+                torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-12)
+    (w1, b1, s1), (w5, b5, s5) = results
+    for a, c in zip(w1 + b1 + s1.weight_sums(torch.ones(1)) + [s1.rows], w5 + b5 + s5.weight_sums(torch.ones(1))
+                    + [s5.rows]):
+        torch.testing.assert_close(a, c, rtol=1e-11, atol=1e-12)
 
 
 def test_step_norm_routes_agree():

@@ -26,13 +26,8 @@ def _fit_recording_order(job, splits, monkeypatch):
 
     def spy(module):
         original(module)
-        k, m = len(module.job.runs), module.job.shared.m
-        full, rest = module.n // m, module.n % m
-        steps = [idx.cpu().numpy() for idx in module.step_indices]
-        per_member = [np.concatenate([s[j * m : (j + 1) * m] for s in steps[:full]]
-                                     + ([steps[full][j * rest : (j + 1) * rest]] if rest else []))
-                      for j in range(k)]
-        orders.append(per_member)
+        k, streams = len(module.job.runs), len(module.order)
+        orders.append([module.order[j * streams // k].cpu().numpy() for j in range(k)])  # a member reads its stream
 
     monkeypatch.setattr(EnsembleModule, "on_train_epoch_start", spy)
     rec = Collect()

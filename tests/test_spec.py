@@ -175,18 +175,28 @@ def test_snakemake_rejects_bad_config_before_any_job(tmp_path):
     assert len(output.strip().splitlines()) <= 5, output
 
 
-def test_runs_pack_into_jobs_without_splitting_seeds():
-    grid = runs(validate(CONFIG), "grid")
-    assert [len(j.runs) for j in jobs(grid)] == [3] * 24
-    packed = jobs(grid, members_per_job=16)
-    assert len(packed) == 5 and max(len(j.runs) for j in packed) == 15
-    assert sorted(r.out for j in packed for r in j.runs) == sorted(r.out for r in grid)
-    for job in packed:  # a cell's seeds stay together
-        for cell_runs in cells(list(job.runs)).values():
-            assert len(cell_runs) == 3
+def test_runs_pack_into_jobs_by_seed():
+    grid = runs(validate(CONFIG), "grid")  # 24 cells x 3 seeds
+    assert [(len(j.runs), j.streams) for j in jobs(grid)] == [(3, 3)] * 24  # 0: one cell (its seeds) per job
+    whole = jobs(grid, members_per_job=50)
+    assert [(len(j.runs), j.streams) for j in whole] == [(48, 2), (24, 1)]  # whole seeds, one stream each
+    for job in whole:
+        assert [r.seed for r in job.runs] == sorted(r.seed for r in job.runs)
+        assert len({r.cell for r in job.runs}) == 24
+    notices = []
+    split = jobs(grid, members_per_job=10, notify=notices.append)
+    assert [(len(j.runs), j.streams) for j in split] == [(8, 1)] * 9  # 24 cells in 3 even parts per seed
+    assert sorted(r.out for j in split for r in j.runs) == sorted(r.out for r in grid)
+    assert notices == ["members_per_job=10 cannot hold the 24 cells one seed has in grid (hidden=30, 30 epochs): "
+                       "each seed's cells train as 3 jobs of up to 8, each still one mini-batch stream"]
     widths = jobs(runs(validate(CONFIG), "widths"), members_per_job=64)
     for job in widths:  # only runs of one shape and length share a job
-        assert len({(r.hidden, r.epochs) for r in job.runs}) == 1
+        assert len({(r.hidden, r.epochs) for r in job.runs}) == 1 and job.streams == 3
+    ragged = [r for r in grid if not (r.seed == 2 and r.lam == 50)]  # seed 2 lacks six cells
+    notices.clear()
+    packed = jobs(ragged, members_per_job=24, notify=notices.append)
+    assert [(len(j.runs), j.streams) for j in packed] == [(24, 1), (24, 1), (18, 1)]
+    assert notices == ["the seeds of grid have different cells: each seed packs alone"]
 
 
 EVIL_STUDY = {"seeds": [0], "defaults": {"dataset": "synthetic", "epochs": 1}, "arms": {"main": {"lam": [1]}}}

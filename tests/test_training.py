@@ -77,7 +77,7 @@ def test_ensemble_member_equals_single_run(tmp_path, synthetic):
                make_run("standard", 50.0, 0.1, 2, "c")]
     settings = dict(hidden=(16, 12), m=3, epochs=1, block_steps=64)
     ensemble, _ = _fit(make_job(tmp_path, members, **settings), synthetic)
-    assert len(ensemble.step_indices) == 200
+    assert ensemble.n_steps == 200
     for k, mb in enumerate(members):
         single, _ = _fit(make_job(tmp_path, [mb], **settings), synthetic)
         for we, ws in zip(ensemble.weights, single.weights):
@@ -106,3 +106,22 @@ def test_job_prints_no_lightning_notices(tmp_path, synthetic, caplog):
     texts = [str(w.message) for w in caught] + [r.getMessage() for r in caplog.records]
     assert any("GPU available" in t for t in texts)  # Lightning's device line is still there
     assert not [t for t in texts if "litlogger" in t or "configure_optimizers" in t or "srun" in t], texts
+
+
+def test_seed_packed_job_equals_the_same_runs_packed_by_cell(tmp_path, synthetic):
+    """Runs of one seed share a mini-batch stream and a first-layer GEMM; each still computes what it computes
+    packed by cell (one stream per run): 200 steps, float64, 1e-9, every metric of every epoch."""
+    cells = [("standard", 5.0, 0.5), ("scaled", 0.0, 2.0), ("standard", 50.0, 0.1)]
+    by_seed = [make_run(init, lam, eta, seed, f"{seed}-{i}") for seed in (0, 1) for i, (init, lam, eta)
+               in enumerate(cells)]
+    by_cell = [by_seed[i + 3 * seed] for i in range(3) for seed in (0, 1)]
+    settings = dict(hidden=(16, 12), m=3, epochs=1, block_steps=64)
+    seed_job, cell_job = make_job(tmp_path, by_seed, **settings), make_job(tmp_path, by_cell, **settings)
+    assert (seed_job.streams, cell_job.streams) == (2, 6)
+    (seed_module, seed_metrics), (cell_module, cell_metrics) = _fit(seed_job, synthetic), _fit(cell_job, synthetic)
+    position = [by_cell.index(run) for run in by_seed]
+    for a, b in zip(seed_module.weights + seed_module.biases, cell_module.weights + cell_module.biases):
+        torch.testing.assert_close(a, b[position], rtol=0, atol=1e-9)
+    for epoch, metrics in cell_metrics.items():
+        for key, value in metrics.items():
+            np.testing.assert_allclose(seed_metrics[epoch][key], value[position], rtol=1e-9, atol=1e-12)

@@ -1,5 +1,6 @@
-"""A job's data, prepared before training: the subsets, one-hot targets, the always-zero-pixel mask, and each
-run's data order (a generator per run, seeded by the run alone, reshuffled every epoch)."""
+"""A job's data, prepared before training: the subsets, one-hot targets, the always-zero-pixel mask, and the
+data order of each of the job's streams (a generator per seed, seeded by the seed alone, reshuffled every
+epoch; the runs of one seed share it, see spec.Job.streams)."""
 
 import math
 
@@ -26,14 +27,15 @@ class JobData:
             self.tensors[key] = t.to(dtype) if t.is_floating_point() else t
         self.tensors["train_onehot"] = torch.nn.functional.one_hot(self.tensors["train_y"], self.sizes[-1]).to(dtype)
         self.tensors["dead"] = (self.tensors["train_x"] == 0).all(0)  # pixels zero in every training image
-        self.shufflers = [torch.Generator().manual_seed(run.shuffle_seed()) for run in job.runs]
+        per_stream = len(job.runs) // job.streams
+        self.streams = job.streams
+        self.shufflers = [torch.Generator().manual_seed(run.shuffle_seed()) for run in job.runs[::per_stream]]
 
-    def epoch_steps(self, device) -> list[torch.Tensor]:
-        """The next epoch's mini-batches: one flat (K * m_b) index tensor per step, run k's examples at rows
-        k*m_b .. (k+1)*m_b - 1; each run draws its own permutation."""
-        perm = torch.stack([torch.randperm(self.n, generator=g) for g in self.shufflers]).to(device)
-        k, m, full = len(self.shufflers), self.m, self.n // self.m
-        steps = list(perm[:, : full * m].view(k, full, m).transpose(0, 1).reshape(full, k * m).unbind(0))
-        if self.n % m:
-            steps.append(perm[:, full * m :].reshape(-1))
-        return steps
+    def epoch_order(self, device) -> torch.Tensor:
+        """The next epoch's data order, (streams, n): stream g's mini-batch t is row g, columns t*m .. t*m + m_b;
+        each stream draws its own permutation."""
+        return torch.stack([torch.randperm(self.n, generator=g) for g in self.shufflers]).to(device)
+
+    def bounds(self, first: int, last: int) -> list[int]:
+        """Column bounds of steps first .. last - 1 in an epoch's order (the last step may be short)."""
+        return [min(t * self.m, self.n) for t in range(first, last + 1)]

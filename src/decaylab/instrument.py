@@ -9,7 +9,7 @@ import math
 
 import torch
 
-from decaylab.network import StepStats, cross_entropy, forward, output_logits
+from decaylab.network import Hyper, StepStats, cross_entropy, forward, output_logits
 
 Metrics = dict[tuple[str, str], torch.Tensor]
 SATURATION_Z = 4.0
@@ -45,14 +45,15 @@ def weight_sizes(weights: list[torch.Tensor], dead: torch.Tensor) -> Metrics:
     return out
 
 
-def step_split(start: list[torch.Tensor], end: list[torch.Tensor], stats: StepStats, f: torch.Tensor) -> Metrics:
+def step_split(stats: StepStats, end: list[torch.Tensor], hyper: Hyper) -> Metrics:
     """The epoch's decomposition of d|W|^2 and its decay / gradient displacements, per layer."""
     out: Metrics = {}
-    norm_sq0 = [torch.linalg.vector_norm(w, dim=(1, 2), dtype=torch.float64).square() for w in start]
-    for i, (w0, w1, parts) in enumerate(zip(start, end, stats.parts(norm_sq0, f))):
+    norm_sq0 = [torch.linalg.vector_norm(w, dim=(1, 2), dtype=torch.float64).square() for w in stats.start]
+    sums = stats.weight_sums(hyper.total_scale)
+    for i, (w0, w1, w_sum, parts) in enumerate(zip(stats.start, end, sums, stats.parts(norm_sq0, hyper.f))):
         name = layer_name(i)
         norm1 = torch.linalg.vector_norm(w1, dim=(1, 2), dtype=torch.float64)
-        disp_decay = (f - 1).view(-1, 1, 1) * stats.w_sum[i]
+        disp_decay = (hyper.f - 1).view(-1, 1, 1) * w_sum
         out.update({(name, key): value for key, value in parts.items() if key != "S_end"})
         out[name, "dS"] = norm1.square() - norm_sq0[i]
         out[name, "disp_decay"] = torch.linalg.vector_norm(disp_decay, dim=(1, 2))

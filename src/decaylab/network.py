@@ -46,24 +46,51 @@ def unpad(weights: list[torch.Tensor], biases: list[torch.Tensor], sizes: list[i
     return ws, [b[:, :n_out] for b, n_out in zip(biases, sizes[1:])]
 
 
+def grouped(d: torch.Tensor, g: int) -> torch.Tensor:
+    """Per-member rows (K, B, n) side by side per group: (g, B, (K/g) * n), member k in group k // (K/g)."""
+    k, rows, n = d.shape
+    return d.view(g, k // g, rows, n).transpose(1, 2).reshape(g, rows, -1)
+
+
+def grouped_view(t: torch.Tensor, g: int) -> torch.Tensor:
+    """A per-member (K, B, n) tensor seen as (g, B, K/g, n), group by group (a view)."""
+    k = t.shape[0]
+    return t.view(g, k // g, *t.shape[1:]).transpose(1, 2)
+
+
+def grouped_view_of(t: torch.Tensor, k: int) -> torch.Tensor:
+    """A grouped (g, B, K/g * n) tensor seen as (g, B, K/g, n) (a view), the layout grouped_view gives."""
+    g, rows, width = t.shape
+    return t.view(g, rows, k // g, width * g // k)
+
+
+def ungrouped(t: torch.Tensor, k: int) -> torch.Tensor:
+    """A grouped (g, B, K/g * n) tensor as per-member (K, B, n)."""
+    g, rows, width = t.shape
+    return grouped_view_of(t, k).transpose(1, 2).reshape(k, rows, width * g // k)
+
+
 def _layer(w: torch.Tensor, b: torch.Tensor, a: torch.Tensor, scale: torch.Tensor | None = None) -> torch.Tensor:
-    """z = s W a + b for every member (s: a (K, 1, 1) scale, see Hyper; None: 1); a is (K, B, n_in) or shared
-    by all members (B, n_in)."""
-    if a.dim() == 2:  # one large GEMM, no K-fold copy of the input
-        k, n_out, n_in = w.shape
+    """z = s W a + b for every member (s: a (K, 1, 1) scale, see Hyper; None: 1), as (K, B, n_out).
+
+    a is (K, B, n_in), or (g, B, n_in) with g dividing K, unscaled (evaluation): the K/g members of a group
+    read the same rows (a 2-D a: all members), so a group's layer is one (B x n_in)(n_in x K/g n_out) GEMM.
+    """
+    a = a.unsqueeze(0) if a.dim() == 2 else a
+    k, n_out, n_in = w.shape
+    g = a.shape[0]
+    if g == k:
         if scale is None:
-            return torch.addmm(b.reshape(-1), a, w.reshape(k * n_out, n_in).T).view(len(a), k, n_out).transpose(0, 1)
-        return torch.addcmul(b.unsqueeze(1), (a @ w.reshape(k * n_out, n_in).T).view(len(a), k, n_out).transpose(0, 1),
-                             scale)
-    if scale is None:
-        return torch.baddbmm(b.unsqueeze(1), a, w.transpose(1, 2))
-    return torch.addcmul(b.unsqueeze(1), torch.bmm(a, w.transpose(1, 2)), scale)
+            return torch.baddbmm(b.unsqueeze(1), a, w.transpose(1, 2))
+        return torch.addcmul(b.unsqueeze(1), torch.bmm(a, w.transpose(1, 2)), scale)
+    # bias fused; for g = 1 the result is a view (evaluation's large batches are not copied)
+    return ungrouped(torch.baddbmm(b.reshape(g, 1, -1), a, w.reshape(g, -1, n_in).transpose(1, 2)), k)
 
 
 def forward(weights: list[torch.Tensor], biases: list[torch.Tensor], x: torch.Tensor,
             scale: torch.Tensor | None = None):
-    """Pre-activations and activations of every layer; x is (K, B, n_in) or shared (B, n_in); the weights are
-    scale * weights when a scale is given (training's stored V, see Hyper)."""
+    """Pre-activations and activations of every layer; x is (g, B, n_in), g dividing K (see _layer), or shared
+    (B, n_in); the weights are scale * weights when a scale is given (training's stored V, see Hyper)."""
     zs, acts = [], [x]
     for w, b in zip(weights, biases):
         zs.append(_layer(w, b, acts[-1], scale))
@@ -91,7 +118,9 @@ class StepStats:
     Each step stores, per layer and member, <d, z> and <db, b> (their difference is
     <W, eta g> = sum_x d_x . (W a_x)) and |eta g|^2, all from the step's small tensors;
     `parts` rebuilds S_t from S_0 by the recursion above, so no step reads W for its norm.
-    W itself is summed over the steps, for the epoch's summed decay displacement.
+    The epoch's summed weights sum_t W_t (for the summed decay displacement) are not added up step by step
+    either: W_t = s_t (V_0 - sum_{u<t} eta g_u / s_{u+1}), so sum_t W_t = (sum_t s_t) V_0 - sum_u R_u eta g_u
+    (R_u: Hyper.tail), and sgd_steps adds each R_u eta g_u to `tail_sums` where it updates V.
     """
 
     def __init__(self, weights: list[torch.Tensor], steps: int):
@@ -99,18 +128,22 @@ class StepStats:
         buffer = torch.zeros(steps, 3 * len(weights), k, dtype=weights[0].dtype, device=weights[0].device)
         self.rows, self.steps_done = buffer, 0
         self._row_views = buffer.unbind(0)
-        self.w_sum = [torch.zeros_like(w) for w in weights]
+        self.start = [w.clone() for w in weights]  # V_0 = W_0: an epoch starts folded
+        self.tail_sums = [torch.zeros_like(w) for w in weights]
 
-    def record(self, weights, biases, acts, zs, deltas, bias_steps, scale) -> None:
-        """One step; the network's weights are scale * weights (see Hyper)."""
-        k = weights[0].shape[0]
+    def record(self, biases, acts, zs, deltas, bias_steps, input_gram: torch.Tensor) -> None:
+        """One step, its tensors as sgd_steps has them (input_gram: the first layer's x x^T)."""
+        k = len(biases[0])
         values = []
-        for w, b, a, z, d, db, w_sum in zip(weights, biases, acts, zs, deltas, bias_steps, self.w_sum):
-            values += [torch.linalg.vecdot(d.view(k, -1), z.view(k, -1)), torch.linalg.vecdot(db, b),
-                       _step_sq(d, a)]
-            w_sum.addcmul_(w, scale)
+        for i, (b, a, z, d, db) in enumerate(zip(biases, acts, zs, deltas, bias_steps)):
+            values += [torch.linalg.vecdot(d.reshape(k, -1), z.reshape(k, -1)), torch.linalg.vecdot(db, b),
+                       _step_sq(d, a, input_gram if i == 0 else None)]
         torch.stack(values, out=self._row_views[self.steps_done])
         self.steps_done += 1
+
+    def weight_sums(self, total_scale: torch.Tensor) -> list[torch.Tensor]:
+        """sum_t W_t over the epoch's steps, per layer (total_scale: sum_t s_t, Hyper.total_scale)."""
+        return [torch.addcmul(-tail, v0, total_scale) for v0, tail in zip(self.start, self.tail_sums)]
 
     def parts(self, s0: list[torch.Tensor], f: torch.Tensor) -> list[dict[str, torch.Tensor]]:
         """Per layer: the epoch's decay, drift and noise sums, the summed per-step displacement lengths
@@ -132,14 +165,16 @@ class StepStats:
                  "steplen_grad": step_sq[:, i].sqrt().sum(0), "S_end": s[i]} for i in range(len(s0))]
 
 
-def _step_sq(d: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
-    """|d^T a|^2 per member, by the cheaper exact route: m x m Gram matrices or the product itself."""
+def _step_sq(d: torch.Tensor, a: torch.Tensor, gram_a: torch.Tensor | None = None) -> torch.Tensor:
+    """|d^T a|^2 per member (d (K, m, n_out), a (g, m, n_in) as in _layer), by the cheaper exact route: m x m
+    Gram matrices (gram_a = a a^T when known) or the product itself."""
     k, m, n_out = d.shape
-    n_in = a.shape[2]
+    g, _, n_in = a.shape
     if m * (n_in + n_out) < n_in * n_out:
-        gram_d, gram_a = torch.bmm(d, d.transpose(1, 2)), torch.bmm(a, a.transpose(1, 2))
-        return torch.linalg.vecdot(gram_d.view(k, -1), gram_a.view(k, -1))
-    step = torch.bmm(d.transpose(1, 2), a).view(k, -1)
+        gram_d = torch.bmm(d, d.transpose(1, 2))
+        gram_a = torch.bmm(a, a.transpose(1, 2)) if gram_a is None else gram_a
+        return torch.linalg.vecdot(gram_d.view(g, k // g, -1), gram_a.reshape(g, 1, -1)).view(k)
+    step = torch.bmm(grouped(d, g).transpose(1, 2), a).view(k, -1)
     return torch.linalg.vecdot(step, step)
 
 
@@ -151,6 +186,7 @@ class Hyper:
     W' = f W - eta g becomes V' = V - eta g / s_{t+1}. A weight without gradient (an always-zero pixel) then
     follows f^t exactly whatever the dtype; float32 cannot hold 1 - f itself below ~6e-8, and W*f rounds again
     at every step. `fold` writes W = s_t V back at the epoch's end (one rounding).
+    For StepStats, tail[u] = R_u = sum_{t=u+1}^{T-1} s_t / s_{u+1} and total_scale = sum_{t<T} s_t (T steps).
     """
 
     def __init__(self, etas, lams, n: int, steps: int, dtype=torch.float64, device=None):
@@ -160,6 +196,9 @@ class Hyper:
         powers = self.f.unsqueeze(0) ** torch.arange(steps + 1, dtype=torch.float64, device=device).unsqueeze(1)
         self.scale = powers.to(dtype).view(steps + 1, -1, 1, 1)  # s_t per member, (steps + 1, K, 1, 1)
         self.inverse = (1 / powers).to(dtype).view(steps + 1, -1, 1, 1)
+        later = torch.cat([powers[:steps].flip(0).cumsum(0).flip(0), torch.zeros_like(powers[:1])])  # sum_{t>=j}
+        self.tail = (later[1:] / powers[1:]).to(dtype).view(steps, -1, 1, 1)
+        self.total_scale = later[0].to(dtype).view(-1, 1, 1)
         self.t = 0  # steps taken since the last fold
         self._eta_over_m: dict[int, torch.Tensor] = {}
 
@@ -177,24 +216,66 @@ class Hyper:
         self.t = 0
 
 
-def sgd_step(weights, biases, x, y, hyper: Hyper, stats: StepStats | None = None, gradient: bool = True):
-    """One mini-batch step of every member; x (K, m_b, n_in), y (K, m_b, n_out) one-hot.
+def steps_per_gemm(width: int, m: int) -> int:
+    """How many steps sgd_steps should take at once, for a first layer `width` units wide per group (K/g
+    members' hidden units): its block Gram matrix costs B m / width of the steps' first-layer work, kept near
+    1/16 (measured on one CPU core: K = 16 runs fastest at B = 1..4, K = 64 at B = 4..16)."""
+    return max(1, min(32, width // (16 * m)))
 
+
+def sgd_step(weights, biases, x, y, hyper: Hyper, stats: StepStats | None = None, gradient: bool = True):
+    """One mini-batch step of every member; x (g, m_b, n_in), y (g, m_b, n_out) one-hot (see sgd_steps)."""
+    sgd_steps(weights, biases, x, y, [0, x.shape[1]] if gradient else [0, 0], hyper, stats, gradient)
+
+
+def sgd_steps(weights, biases, x, y, bounds: list[int], hyper: Hyper, stats: StepStats | None = None,
+              gradient: bool = True):
+    """Consecutive mini-batch steps of every member; step j reads rows bounds[j]:bounds[j+1] of x (g, rows,
+    n_in) and y (g, rows, n_out) one-hot, g dividing K: the K/g members of a group share their mini-batches.
+
+    Exactly the book's step after step, with the first layer's arithmetic regrouped: its stored V changes by a
+    rank-m_b term per step, so within the block V_t a = V_0 a - sum_{u<t} (a . x_u) D_u with D_u = (eta g_u /
+    s_{u+1}) per row; all steps' x V_0^T and x x^T are two GEMMs at the block's start, and V takes the block's
+    updates as one GEMM at its end (instead of two m_b-row GEMMs that read all of V every step).
     The stored weights are V (see Hyper): the network's are W = s V until `hyper.fold`.
     gradient=False applies the decay part alone (a pure-decay control).
     """
-    s, inverse_next = hyper.scale[hyper.t], hyper.inverse[hyper.t + 1]
-    hyper.t += 1
+    steps = len(bounds) - 1
     if not gradient:
+        hyper.t += steps
         return
-    zs, acts = forward(weights, biases, x, s)
-    # Output error of the book's cost, pre-scaled by eta/m_b so that eta*g = d^T a for every layer.
-    deltas = [(acts[-1] - y).mul_(hyper.eta_over(x.shape[1]))]
-    for w, a in zip(reversed(weights[1:]), reversed(acts[1:-1])):
-        deltas.insert(0, torch.bmm(deltas[0], w).mul_(torch.addcmul(a, a, a, value=-1)).mul_(s))
-    bias_steps = [d.sum(1) for d in deltas]
+    w1, rest_w = weights[0], weights[1:]
+    k, g, n_in = len(w1), len(x), x.shape[2]
+    first = w1.view(g, -1, n_in)  # (g, K/g * h, n_in): a group's members side by side
+    base = torch.bmm(x, first.transpose(1, 2))  # x V_0^T for every step of the block
+    gram = torch.bmm(x, x.transpose(1, 2))
+    updates = torch.empty_like(base)  # D_u, grouped
+    tails = torch.empty_like(base) if stats is not None else None  # rows of R_u eta g_u (StepStats)
+    for lo, hi in zip(bounds, bounds[1:]):
+        s, inverse_next, tail = hyper.scale[hyper.t], hyper.inverse[hyper.t + 1], hyper.tail[hyper.t]
+        hyper.t += 1
+        z1 = base[:, lo:hi]
+        if lo:
+            z1 = torch.baddbmm(z1, gram[:, lo:hi, :lo], updates[:, :lo], alpha=-1)
+        z1 = torch.addcmul(biases[0].unsqueeze(1), ungrouped(z1, k), s)
+        zs, acts = forward(rest_w, biases[1:], torch.sigmoid(z1), s)
+        zs, acts = [z1, *zs], [x[:, lo:hi], *acts]
+        # Output error of the book's cost, pre-scaled by eta/m_b so that eta*g = d^T a for every layer.
+        error = (acts[-1].view(g, k // g, *acts[-1].shape[1:]) - y[:, lo:hi].unsqueeze(1)).view(acts[-1].shape)
+        deltas = [error.mul_(hyper.eta_over(hi - lo))]
+        for w, a in zip(reversed(rest_w), reversed(acts[1:-1])):
+            deltas.insert(0, torch.bmm(deltas[0], w).mul_(torch.addcmul(a, a, a, value=-1)).mul_(s))
+        bias_steps = [d.sum(1) for d in deltas]
+        torch.mul(grouped_view(deltas[0], g), grouped_view(inverse_next, g), out=grouped_view_of(updates[:, lo:hi], k))
+        if stats is not None:
+            stats.record(biases, acts, zs, deltas, bias_steps, gram[:, lo:hi, lo:hi])
+            torch.mul(grouped_view(deltas[0], g), grouped_view(tail, g), out=grouped_view_of(tails[:, lo:hi], k))
+            for total, d, a_in in zip(stats.tail_sums[1:], deltas[1:], acts[1:]):
+                total.baddbmm_((d * tail).transpose(1, 2), a_in)
+        for w, d, a_in in zip(rest_w, deltas[1:], acts[1:]):
+            w.baddbmm_((d * inverse_next).transpose(1, 2), a_in, alpha=-1)
+        for b, db in zip(biases, bias_steps):
+            b.sub_(db)
+    first.baddbmm_(updates.transpose(1, 2), x, alpha=-1)
     if stats is not None:
-        stats.record(weights, biases, acts, zs, deltas, bias_steps, s)
-    for w, b, d, a_in, db in zip(weights, biases, deltas, acts, bias_steps):
-        w.baddbmm_((d * inverse_next).transpose(1, 2), a_in, alpha=-1)
-        b.sub_(db)
+        stats.tail_sums[0].view(g, -1, n_in).baddbmm_(tails.transpose(1, 2), x)

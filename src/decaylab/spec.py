@@ -4,9 +4,10 @@ A study has arms (sub-grids with their own settings) and runs on one dataset; an
 AXES and the study's seeds. A run is one network, one grid point and seed, written to one folder:
     results/<study>/<dataset>/runs/<arm>/init~<init>/lam~<lam>/eta~<eta>/hidden~<h>/seed~<s>/
 (<study>/<dataset> is the study's key: its results, report and MLflow runs stay apart from another dataset's).
-A job trains runs that share the SHARED settings as one ensemble. The config is checked against the schema
-(workflow/schemas/config.schema.yaml: every key, its default; enumerations filled in from the registries
-that define them) and the meaning checks below; a job file given to the trainer goes through the same checks.
+A job trains runs that share the SHARED settings as one ensemble, packed by seed (see `jobs`). The config is
+checked against the schema (workflow/schemas/config.schema.yaml: every key, its default; enumerations filled in
+from the registries that define them) and the meaning checks below; a job file given to the trainer goes
+through the same checks.
 """
 
 import hashlib
@@ -286,6 +287,18 @@ class Job:
             raise ConfigError(f"job {self.name}: dtype {self.dtype!r} is not float32 or float64")
 
     @property
+    def streams(self) -> int:
+        """How many mini-batch streams the job draws. Runs with one seed read the same data order (same
+        shuffle seed, n and m), so runs given seed by seed, each seed with as many runs, share one stream per
+        seed (each step's first layer is then one GEMM per seed); any other order: one stream per run."""
+        seeds = [run.seed for run in self.runs]
+        blocks = list(dict.fromkeys(seeds))
+        per_seed = len(seeds) // len(blocks)
+        if seeds == [seed for seed in blocks for _ in range(per_seed)]:
+            return len(blocks)
+        return len(seeds)
+
+    @property
     def shared(self) -> Run:
         """Read the settings every run of the job shares (dataset, hidden, m, epochs, sizes) from here."""
         return self.runs[0]
@@ -317,21 +330,42 @@ class Job:
         return {**own, **numbers, "hidden": list(run.hidden)}
 
 
-def jobs(study_runs: list[Run], members_per_job: int = 0) -> list[Job]:
-    """Pack runs into jobs of at most members_per_job runs (0: one cell, i.e. its seeds, per job).
+def jobs(study_runs: list[Run], members_per_job: int = 0, notify=lambda line: None) -> list[Job]:
+    """Pack runs into jobs of at most members_per_job runs (0: one grid cell, i.e. its seeds, per job).
 
-    A cell's seeds are never split; only cells that share every SHARED setting are packed together.
+    Only runs of one shape (every SHARED setting) share a job, and they pack by seed: a job holds whole seeds,
+    each with the same cells, so the runs of a seed read one mini-batch stream (Job.streams). A members_per_job
+    that cannot hold one seed's cells splits each seed's cells over several jobs, of as even a size as can be;
+    `notify` is told so in one line.
     """
-    groups: dict[tuple, list[list[Run]]] = {}
-    for cell_runs in cells(study_runs).values():
-        groups.setdefault(tuple(getattr(cell_runs[0], key) for key in SHARED), []).append(cell_runs)
-    out = []
-    for group in groups.values():
-        per_job = max(1, members_per_job // len(group[0])) if members_per_job else 1
-        for lo in range(0, len(group), per_job):
-            packed = tuple(run for cell_runs in group[lo : lo + per_job] for run in cell_runs)
-            out.append(Job(packed, name=f"train_{len(out):03d}"))
-    return out
+    shapes: dict[tuple, dict[int, list[Run]]] = {}
+    for run in study_runs:
+        shapes.setdefault(tuple(getattr(run, key) for key in SHARED), {}).setdefault(run.seed, []).append(run)
+    groups = []
+    for by_seed in shapes.values():
+        if len({tuple(run.cell for run in seed_runs) for seed_runs in by_seed.values()}) == 1:
+            groups.append(by_seed)
+        else:  # never from `runs`: every cell of an arm has every seed
+            notify(f"the seeds of {next(iter(by_seed.values()))[0].study} have different cells: each seed packs alone")
+            groups += [{seed: seed_runs} for seed, seed_runs in by_seed.items()]
+    packed: list[tuple[Run, ...]] = []
+    for by_seed in groups:
+        seeds, n_cells = list(by_seed), len(next(iter(by_seed.values())))
+        if not members_per_job:
+            packed += [tuple(by_seed[seed][i] for seed in seeds) for i in range(n_cells)]
+        elif members_per_job >= n_cells:
+            per_job = members_per_job // n_cells
+            packed += [tuple(run for seed in seeds[lo : lo + per_job] for run in by_seed[seed])
+                       for lo in range(0, len(seeds), per_job)]
+        else:
+            parts = -(-n_cells // members_per_job)
+            bounds = [round(i * n_cells / parts) for i in range(parts + 1)]
+            packed += [tuple(by_seed[seed][lo:hi]) for seed in seeds for lo, hi in zip(bounds, bounds[1:])]
+            run = by_seed[seeds[0]][0]
+            notify(f"members_per_job={members_per_job} cannot hold the {n_cells} cells one seed has in "
+                   f"{run.study} (hidden={literal(run.hidden)}, {run.epochs} epochs): each seed's cells train as "
+                   f"{parts} jobs of up to {-(-n_cells // parts)}, each still one mini-batch stream")
+    return [Job(runs, name=f"train_{i:03d}") for i, runs in enumerate(packed)]
 
 
 def config_hash(config: dict) -> str:
