@@ -2,15 +2,18 @@
 
 Prints, measured in this one run: a plain hand-written-backprop loop written here
 (no autograd, no framework), the decaylab job (Lightning, evaluation and
-instrumentation included) at K = 1 and as ensembles of K members with
-independent shuffles, their ratios to the plain loop, the fraction of this
-machine's one-thread sgemm FLOP bound for the training steps each reaches, and
-how much of a job's time per network-epoch is the end-of-epoch evaluation.
+instrumentation included) at K = 1 and as ensembles of K members of one seed
+(K grid cells: one mini-batch stream, as `spec.jobs` packs them), their ratios
+to the plain loop, the fraction of this machine's one-thread sgemm FLOP bound
+for the training steps each reaches, and how much of a job's time per
+network-epoch is the end-of-epoch evaluation. --json ends the output with one
+JSON line of the same figures.
 
-    python benchmarks/speed.py [--ks 1 4 16 64] [--epochs 2]
+    python benchmarks/speed.py [--ks 1 4 16 64] [--epochs 2] [--json]
 """
 
 import argparse
+import json
 import math
 import resource
 import time
@@ -88,7 +91,7 @@ def job_epoch_seconds(data: Splits, k: int, epochs: int, instrument: bool, accel
     """Per-epoch time of the decaylab job with K members: (T(1 + epochs) - T(1)) / epochs, wall clock."""
     def run(e):
         runs = tuple(Run(dataset="bench", hidden=(30,), m=M, epochs=e, train_size=None, validation_size=None,
-                         test_size=None, init="standard", lam=5.0, eta=0.5, seed=s, out=f"k{s}") for s in range(k))
+                         test_size=None, init="standard", lam=5.0 + i, eta=0.5, seed=0, out=f"k{i}") for i in range(k))
         job = Job(runs, accelerator=accelerator, instrument=instrument)
         t0 = time.perf_counter()
         fit_ensemble(job, data, lambda *a: None)
@@ -103,6 +106,7 @@ def main():
     p.add_argument("--ks", type=int, nargs="+", default=[1, 4, 16, 64])
     p.add_argument("--epochs", type=int, default=2, help="timed epochs per variant")
     p.add_argument("--accelerator", default="cpu", help="cpu (the comparison above) or gpu (job variants only)")
+    p.add_argument("--json", action="store_true", help="end with one JSON line: bound_s, plain_s, jobs")
     args = p.parse_args()
     torch.set_num_threads(1)
     data = book_like_data()
@@ -121,9 +125,11 @@ def main():
           f"({FLOP_PER_STEP / 1e6:.2f} MFLOP per step)")
     print(f"{'variant':34s} {'s/net-epoch':>11s} {'vs plain':>9s} {'of bound':>9s}")
     print(f"{'plain hand-written loop (K=1)':34s} {plain:11.3f} {1.0:9.2f} {bound / plain:9.1%}")
+    measured = []
     for instrument in (True, False):
         for k in args.ks:
             per_net = job_epoch_seconds(data, k, args.epochs, instrument) / k
+            measured.append({"k": k, "instrumented": instrument, "s_per_net_epoch": round(per_net, 5)})
             label = f"decaylab job K={k}" + ("" if instrument else ", instrumentation off")
             print(f"{label:34s} {per_net:11.3f} {per_net / plain:9.2f} {bound / per_net:9.1%}", flush=True)
     k_eval = max(args.ks)
@@ -132,6 +138,8 @@ def main():
           f"(its own FLOP bound: {eval_bound:.3f})")
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak resident memory of this process: {peak_mb:.0f} MB")
+    if args.json:
+        print(json.dumps({"bound_s": round(bound, 5), "plain_s": round(plain, 5), "jobs": measured}))
 
 
 if __name__ == "__main__":
