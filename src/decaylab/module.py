@@ -15,9 +15,12 @@ from torch.utils.data import DataLoader
 
 from decaylab import instrument
 from decaylab.datamodule import JobData
+from decaylab.graphs import StepGraph, graphed
 from decaylab.inits import init_network
 from decaylab.network import Hyper, StepStats, pad_hidden, sgd_steps, steps_per_gemm, unpad
 from decaylab.spec import Job
+
+GRAPH_STEPS = 100  # mini-batch steps per CUDA graph replay (graphs.py)
 
 # Receives (epoch, names, values) with values a (K, len(names)) float64 tensor on the CPU.
 Recorder = Callable[[int, list[tuple[str, str]], torch.Tensor], None]
@@ -78,13 +81,23 @@ class EnsembleModule(L.LightningModule):
         self.order = self.job_data.epoch_order(self.device)
         measured = self.job.instrument and self.job.gradient  # a pure-decay control has no split to measure
         self.stats = StepStats(self.padded[0], self.n_steps) if measured else None
+        g, m = len(self.order), self.job.shared.m
+        self.at_once = steps_per_gemm(len(self.job.runs) // g * self.w0.shape[1], m)
+        self.graph = None
+        if graphed(self.device) and self.job.gradient:
+            steps = self.at_once * max(1, min(GRAPH_STEPS, self.job.block_steps) // self.at_once)
+            data = {"train_x": self.train_x, "train_onehot": self.train_onehot}
+            self.graph = StepGraph(*self.padded, data, self.hyper, self.stats, g, m, steps, self.at_once)
 
     def training_step(self, block, batch_idx):
         weights, biases = self.padded
-        g, n_in = self.order.shape[0], self.train_x.shape[1]
-        first, last = block * self.job.block_steps, min((block + 1) * self.job.block_steps, self.n_steps)
-        at_once = steps_per_gemm(len(self.job.runs) // g * self.w0.shape[1], self.job.shared.m)
-        for lo in range(first, last, at_once):
+        g, n_in, at_once = self.order.shape[0], self.train_x.shape[1], self.at_once
+        start, last = block * self.job.block_steps, min((block + 1) * self.job.block_steps, self.n_steps)
+        if self.graph is not None:  # replays of full steps; the rest (a short last step) below
+            while start + self.graph.steps <= min(last, self.n // self.job.shared.m):
+                self.graph.run(self.order, start)
+                start += self.graph.steps
+        for lo in range(start, last, at_once):
             bounds = self.job_data.bounds(lo, min(lo + at_once, last))
             idx = self.order[:, bounds[0] : bounds[-1]].reshape(-1)  # one gather for all streams and steps
             x = torch.index_select(self.train_x, 0, idx).view(g, -1, n_in)
