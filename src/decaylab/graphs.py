@@ -42,7 +42,6 @@ class _Rows:
 
     def __init__(self, stats: StepStats, steps: int):
         self.rows, self.steps_done, self.tail_sums = stats.rows[:steps].clone(), 0, stats.tail_sums
-        self._row_views = self.rows.unbind(0)
 
 
 class StepGraph:

@@ -127,7 +127,6 @@ class StepStats:
         k = weights[0].shape[0]
         buffer = torch.zeros(steps, 3 * len(weights), k, dtype=weights[0].dtype, device=weights[0].device)
         self.rows, self.steps_done = buffer, 0
-        self._row_views = buffer.unbind(0)
         self.start = [w.clone() for w in weights]  # V_0 = W_0: an epoch starts folded
         self.tail_sums = [torch.zeros_like(w) for w in weights]
 
@@ -138,7 +137,7 @@ class StepStats:
         for i, (b, a, z, d, db) in enumerate(zip(biases, acts, zs, deltas, bias_steps)):
             values += [torch.linalg.vecdot(d.reshape(k, -1), z.reshape(k, -1)), torch.linalg.vecdot(db, b),
                        _step_sq(d, a, input_gram if i == 0 else None)]
-        torch.stack(values, out=self._row_views[self.steps_done])
+        torch.stack(values, out=self.rows[self.steps_done])
         self.steps_done += 1
 
     def weight_sums(self, total_scale: torch.Tensor) -> list[torch.Tensor]:
