@@ -184,11 +184,14 @@ def test_runs_pack_into_jobs_by_seed():
         assert [r.seed for r in job.runs] == sorted(r.seed for r in job.runs)
         assert len({r.cell for r in job.runs}) == 24
     notices = []
-    split = jobs(grid, members_per_job=10, notify=notices.append)
-    assert [(len(j.runs), j.streams) for j in split] == [(8, 1)] * 9  # 24 cells in 3 even parts per seed
+    split = jobs(grid, members_per_job=12, notify=notices.append)
+    assert [(len(j.runs), j.streams) for j in split] == [(12, 1)] * 6  # 24 cells in 2 even parts per seed
     assert sorted(r.out for j in split for r in j.runs) == sorted(r.out for r in grid)
-    assert notices == ["members_per_job=10 cannot hold the 24 cells one seed has in grid (hidden=30, 30 epochs): "
-                       "each seed's cells train as 3 jobs of up to 8, each still one mini-batch stream"]
+    assert notices == ["members_per_job=12 cannot hold the 24 cells one seed has in grid (hidden=30, 30 epochs): "
+                       "they are split over 2 jobs per seed block, up to 12 cells each"]
+    inits = jobs(runs(validate(CONFIG), "inits"), members_per_job=12, notify=notices.append)  # 8 cells x 3 seeds
+    assert [(len(j.runs), j.streams) for j in inits] == [(12, 3)] * 2  # 2 jobs of 4 cells x 3 seeds, not 3 of 8
+    assert len(notices) == 1  # a split by choice is no notice
     widths = jobs(runs(validate(CONFIG), "widths"), members_per_job=64)
     for job in widths:  # only runs of one shape and length share a job
         assert len({(r.hidden, r.epochs) for r in job.runs}) == 1 and job.streams == 3

@@ -330,13 +330,19 @@ class Job:
         return {**own, **numbers, "hidden": list(run.hidden)}
 
 
+def _even_parts(items: list, parts: int) -> list[list]:
+    bounds = [round(i * len(items) / parts) for i in range(parts + 1)]
+    return [items[lo:hi] for lo, hi in zip(bounds, bounds[1:])]
+
+
 def jobs(study_runs: list[Run], members_per_job: int = 0, notify=lambda line: None) -> list[Job]:
     """Pack runs into jobs of at most members_per_job runs (0: one grid cell, i.e. its seeds, per job).
 
-    Only runs of one shape (every SHARED setting) share a job, and they pack by seed: a job holds whole seeds,
-    each with the same cells, so the runs of a seed read one mini-batch stream (Job.streams). A members_per_job
-    that cannot hold one seed's cells splits each seed's cells over several jobs, of as even a size as can be;
-    `notify` is told so in one line.
+    Only runs of one shape (every SHARED setting) share a job, and they pack by seed: a job holds a block of
+    seeds, each with the same block of cells, so the runs of a seed read one mini-batch stream (Job.streams).
+    Of the blocks that fit, the one that needs the fewest jobs is taken (then the fewest seeds per job), cut
+    into even parts. A members_per_job that cannot hold one seed's cells splits them; `notify` is told so in
+    one line.
     """
     shapes: dict[tuple, dict[int, list[Run]]] = {}
     for run in study_runs:
@@ -353,18 +359,18 @@ def jobs(study_runs: list[Run], members_per_job: int = 0, notify=lambda line: No
         seeds, n_cells = list(by_seed), len(next(iter(by_seed.values())))
         if not members_per_job:
             packed += [tuple(by_seed[seed][i] for seed in seeds) for i in range(n_cells)]
-        elif members_per_job >= n_cells:
-            per_job = members_per_job // n_cells
-            packed += [tuple(run for seed in seeds[lo : lo + per_job] for run in by_seed[seed])
-                       for lo in range(0, len(seeds), per_job)]
-        else:
-            parts = -(-n_cells // members_per_job)
-            bounds = [round(i * n_cells / parts) for i in range(parts + 1)]
-            packed += [tuple(by_seed[seed][lo:hi]) for seed in seeds for lo, hi in zip(bounds, bounds[1:])]
+            continue
+        per_job = min(range(1, len(seeds) + 1), key=lambda g: (
+            -(-len(seeds) // g) * -(-n_cells // max(1, min(n_cells, members_per_job // g))), g))
+        cell_parts = -(-n_cells // max(1, min(n_cells, members_per_job // per_job)))
+        for seed_block in _even_parts(seeds, -(-len(seeds) // per_job)):
+            for cells_block in _even_parts(list(range(n_cells)), cell_parts):
+                packed.append(tuple(by_seed[seed][i] for seed in seed_block for i in cells_block))
+        if members_per_job < n_cells:
             run = by_seed[seeds[0]][0]
             notify(f"members_per_job={members_per_job} cannot hold the {n_cells} cells one seed has in "
-                   f"{run.study} (hidden={literal(run.hidden)}, {run.epochs} epochs): each seed's cells train as "
-                   f"{parts} jobs of up to {-(-n_cells // parts)}, each still one mini-batch stream")
+                   f"{run.study} (hidden={literal(run.hidden)}, {run.epochs} epochs): they are split over "
+                   f"{cell_parts} jobs per seed block, up to {-(-n_cells // cell_parts)} cells each")
     return [Job(runs, name=f"train_{i:03d}") for i, runs in enumerate(packed)]
 
 
