@@ -14,7 +14,6 @@ from decaylab.inits import INITS
 from decaylab.spec import (
     SCHEMA,
     ConfigError,
-    cells,
     defaults,
     fmt,
     jobs,
@@ -84,7 +83,7 @@ def test_bad_config_is_rejected_naming_the_key(case):
 def test_shipped_config_is_valid_and_grid_sizes_are_as_documented():
     config = validate(CONFIG)
     grid = runs(config, "grid")
-    assert len(cells(grid)) == 24 and len(grid) == 72
+    assert len({r.cell for r in grid}) == 24 and len(grid) == 72
     assert {r.n for r in grid} == {50_000} and {r.epochs for r in grid} == {30}
     widths = runs(config, "widths")
     assert {r.hidden for r in widths} == {(10,), (30,), (100,), (300,), (100, 100)}

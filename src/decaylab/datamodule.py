@@ -28,7 +28,6 @@ class JobData:
         self.tensors["train_onehot"] = torch.nn.functional.one_hot(self.tensors["train_y"], self.sizes[-1]).to(dtype)
         self.tensors["dead"] = (self.tensors["train_x"] == 0).all(0)  # pixels zero in every training image
         per_stream = len(job.runs) // job.streams
-        self.streams = job.streams
         self.shufflers = [torch.Generator().manual_seed(run.shuffle_seed()) for run in job.runs[::per_stream]]
 
     def epoch_order(self, device) -> torch.Tensor:

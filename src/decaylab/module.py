@@ -45,6 +45,7 @@ class EnsembleModule(L.LightningModule):
         for key, tensor in data.tensors.items():
             self.register_buffer(key, tensor, persistent=False)
         self.register_buffer("lam", torch.tensor([run.lam for run in job.runs], dtype=dtype), persistent=False)
+        self.at_once = steps_per_gemm(len(job.runs) // job.streams * self.w0.shape[1], job.shared.m)  # sgd_steps
         self.predictions = instrument.shrink_predictions([run.eta for run in job.runs], [run.lam for run in job.runs],
                                                          self.n, job.shared.m)
 
@@ -81,13 +82,12 @@ class EnsembleModule(L.LightningModule):
         self.order = self.job_data.epoch_order(self.device)
         measured = self.job.instrument and self.job.gradient  # a pure-decay control has no split to measure
         self.stats = StepStats(self.padded[0], self.n_steps) if measured else None
-        g, m = len(self.order), self.job.shared.m
-        self.at_once = steps_per_gemm(len(self.job.runs) // g * self.w0.shape[1], m)
         self.graph = None
         if graphed(self.device) and self.job.gradient:
             steps = self.at_once * max(1, min(GRAPH_STEPS, self.job.block_steps) // self.at_once)
             data = {"train_x": self.train_x, "train_onehot": self.train_onehot}
-            self.graph = StepGraph(*self.padded, data, self.hyper, self.stats, g, m, steps, self.at_once)
+            self.graph = StepGraph(*self.padded, data, self.hyper, self.stats, len(self.order), self.job.shared.m,
+                                   steps, self.at_once)
 
     def training_step(self, block, batch_idx):
         weights, biases = self.padded

@@ -46,16 +46,15 @@ def unpad(weights: list[torch.Tensor], biases: list[torch.Tensor], sizes: list[i
     return ws, [b[:, :n_out] for b, n_out in zip(biases, sizes[1:])]
 
 
-def grouped(d: torch.Tensor, g: int) -> torch.Tensor:
-    """Per-member rows (K, B, n) side by side per group: (g, B, (K/g) * n), member k in group k // (K/g)."""
-    k, rows, n = d.shape
-    return d.view(g, k // g, rows, n).transpose(1, 2).reshape(g, rows, -1)
-
-
 def grouped_view(t: torch.Tensor, g: int) -> torch.Tensor:
     """A per-member (K, B, n) tensor seen as (g, B, K/g, n), group by group (a view)."""
     k = t.shape[0]
     return t.view(g, k // g, *t.shape[1:]).transpose(1, 2)
+
+
+def grouped(d: torch.Tensor, g: int) -> torch.Tensor:
+    """Per-member rows (K, B, n) side by side per group: (g, B, (K/g) * n), member k in group k // (K/g)."""
+    return grouped_view(d, g).reshape(g, d.shape[1], -1)
 
 
 def grouped_view_of(t: torch.Tensor, k: int) -> torch.Tensor:
@@ -265,10 +264,11 @@ def sgd_steps(weights, biases, x, y, bounds: list[int], hyper: Hyper, stats: Ste
         for w, a in zip(reversed(rest_w), reversed(acts[1:-1])):
             deltas.insert(0, torch.bmm(deltas[0], w).mul_(torch.addcmul(a, a, a, value=-1)).mul_(s))
         bias_steps = [d.sum(1) for d in deltas]
-        torch.mul(grouped_view(deltas[0], g), grouped_view(inverse_next, g), out=grouped_view_of(updates[:, lo:hi], k))
+        first_delta = grouped_view(deltas[0], g)
+        torch.mul(first_delta, grouped_view(inverse_next, g), out=grouped_view_of(updates[:, lo:hi], k))
         if stats is not None:
             stats.record(biases, acts, zs, deltas, bias_steps, gram[:, lo:hi, lo:hi])
-            torch.mul(grouped_view(deltas[0], g), grouped_view(tail, g), out=grouped_view_of(tails[:, lo:hi], k))
+            torch.mul(first_delta, grouped_view(tail, g), out=grouped_view_of(tails[:, lo:hi], k))
             for total, d, a_in in zip(stats.tail_sums[1:], deltas[1:], acts[1:]):
                 total.baddbmm_((d * tail).transpose(1, 2), a_in)
         for w, d, a_in in zip(rest_w, deltas[1:], acts[1:]):

@@ -241,14 +241,6 @@ def runs(config: dict, study: str | None = None, root: str = "results") -> list[
     return out
 
 
-def cells(study_runs: list[Run]) -> dict[str, list[Run]]:
-    """The study's runs by grid cell (a cell's runs differ in their seed only)."""
-    out: dict[str, list[Run]] = {}
-    for run in study_runs:
-        out.setdefault(run.cell, []).append(run)
-    return out
-
-
 def study_params(study_runs: list[Run]) -> dict[str, str]:
     """The study's setting as MLflow params: each setting with the values it takes, as written in the config."""
     def values(key):
@@ -335,6 +327,11 @@ def _even_parts(items: list, parts: int) -> list[list]:
     return [items[lo:hi] for lo, hi in zip(bounds, bounds[1:])]
 
 
+def _cell_parts(n_cells: int, members_per_job: int, seeds_per_job: int) -> int:
+    """Jobs a seed block's cells need when each job holds seeds_per_job seeds."""
+    return -(-n_cells // max(1, min(n_cells, members_per_job // seeds_per_job)))
+
+
 def jobs(study_runs: list[Run], members_per_job: int = 0, notify=lambda line: None) -> list[Job]:
     """Pack runs into jobs of at most members_per_job runs (0: one grid cell, i.e. its seeds, per job).
 
@@ -360,17 +357,17 @@ def jobs(study_runs: list[Run], members_per_job: int = 0, notify=lambda line: No
         if not members_per_job:
             packed += [tuple(by_seed[seed][i] for seed in seeds) for i in range(n_cells)]
             continue
-        per_job = min(range(1, len(seeds) + 1), key=lambda g: (
-            -(-len(seeds) // g) * -(-n_cells // max(1, min(n_cells, members_per_job // g))), g))
-        cell_parts = -(-n_cells // max(1, min(n_cells, members_per_job // per_job)))
+        per_job = min(range(1, len(seeds) + 1),
+                      key=lambda g: (-(-len(seeds) // g) * _cell_parts(n_cells, members_per_job, g), g))
+        parts = _cell_parts(n_cells, members_per_job, per_job)
         for seed_block in _even_parts(seeds, -(-len(seeds) // per_job)):
-            for cells_block in _even_parts(list(range(n_cells)), cell_parts):
+            for cells_block in _even_parts(list(range(n_cells)), parts):
                 packed.append(tuple(by_seed[seed][i] for seed in seed_block for i in cells_block))
         if members_per_job < n_cells:
             run = by_seed[seeds[0]][0]
             notify(f"members_per_job={members_per_job} cannot hold the {n_cells} cells one seed has in "
                    f"{run.study} (hidden={literal(run.hidden)}, {run.epochs} epochs): they are split over "
-                   f"{cell_parts} jobs per seed block, up to {-(-n_cells // cell_parts)} cells each")
+                   f"{parts} jobs per seed block, up to {-(-n_cells // parts)} cells each")
     return [Job(runs, name=f"train_{i:03d}") for i, runs in enumerate(packed)]
 
 
