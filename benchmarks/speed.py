@@ -28,6 +28,7 @@ from decaylab.train import fit_ensemble
 
 SIZES = [784, 30, 10]
 N, M = 50_000, 10
+GRID_K, GRID_SEEDS = 72, 3  # the grid study: 3 seeds x 24 cells
 # forward and weight gradients on every layer, deltas back through all but the first
 FLOP_PER_STEP = 2 * M * (2 * sum(a * b for a, b in zip(SIZES[:-1], SIZES[1:])) + SIZES[1] * SIZES[2])
 
@@ -87,11 +88,16 @@ def evaluation_seconds(data: Splits, k: int) -> float:
     return time.perf_counter() - t0
 
 
-def job_epoch_seconds(data: Splits, k: int, epochs: int, instrument: bool, accelerator: str = "cpu") -> float:
-    """Per-epoch time of the decaylab job with K members: (T(1 + epochs) - T(1)) / epochs, wall clock."""
+def job_epoch_seconds(data: Splits, k: int, epochs: int, instrument: bool, accelerator: str = "cpu",
+                      seeds: int = 1) -> float:
+    """Per-epoch time of the decaylab job with K members, `seeds` seeds x K/seeds cells (one mini-batch stream
+    per seed): (T(1 + epochs) - T(1)) / epochs, wall clock."""
+    cells = k // seeds
+
     def run(e):
         runs = tuple(Run(dataset="bench", hidden=(30,), m=M, epochs=e, train_size=None, validation_size=None,
-                         test_size=None, init="standard", lam=5.0 + i, eta=0.5, seed=0, out=f"k{i}") for i in range(k))
+                         test_size=None, init="standard", lam=5.0 + i % cells, eta=0.5, seed=i // cells,
+                         out=f"k{i}") for i in range(k))
         job = Job(runs, accelerator=accelerator, instrument=instrument)
         t0 = time.perf_counter()
         fit_ensemble(job, data, lambda *a: None)
@@ -101,21 +107,41 @@ def job_epoch_seconds(data: Splits, k: int, epochs: int, instrument: bool, accel
     return (run(1 + epochs) - run(1)) / epochs
 
 
+def gpu_table(data: Splits, args) -> None:
+    """The decaylab job on the GPU (evaluation and instrumentation included) at each K of one seed, the whole
+    grid as one job with --grid, each also with CUDA-graph replay off with --eager; a markdown table."""
+    from decaylab import graphs, module
+
+    print(f"device: {torch.cuda.get_device_name()}, torch {torch.__version__}")
+    print("| job | steps | s per epoch | s per network-epoch |\n|---|---|---:|---:|")
+    variants = [(k, 1) for k in args.ks] + ([(GRID_K, GRID_SEEDS)] if args.grid else [])
+    measured = []
+    for eager in (False, True) if args.eager else (False,):
+        module.graphed = (lambda device: False) if eager else graphs.graphed
+        for k, seeds in variants:
+            per_epoch = job_epoch_seconds(data, k, args.epochs, True, args.accelerator, seeds)
+            measured.append({"k": k, "seeds": seeds, "graph": not eager, "s_per_epoch": round(per_epoch, 5),
+                             "s_per_net_epoch": round(per_epoch / k, 7)})
+            name = f"K={k}" + (f" ({seeds} seeds x {k // seeds} cells: the grid)" if seeds > 1 else "")
+            print(f"| {name} | {'eager' if eager else 'graph replay'} | {per_epoch:.3f} | {per_epoch / k:.5f} |",
+                  flush=True)
+    if args.json:
+        print(json.dumps({"device": torch.cuda.get_device_name(), "jobs": measured}))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--ks", type=int, nargs="+", default=[1, 4, 16, 64])
     p.add_argument("--epochs", type=int, default=2, help="timed epochs per variant")
     p.add_argument("--accelerator", default="cpu", help="cpu (the comparison above) or gpu (job variants only)")
     p.add_argument("--json", action="store_true", help="end with one JSON line: bound_s, plain_s, jobs")
+    p.add_argument("--grid", action="store_true", help=f"gpu: also the whole grid as one job (K={GRID_K})")
+    p.add_argument("--eager", action="store_true", help="gpu: also each job with CUDA-graph replay off")
     args = p.parse_args()
     torch.set_num_threads(1)
     data = book_like_data()
     if args.accelerator != "cpu":
-        print(f"device: {torch.cuda.get_device_name()}; the decaylab job, evaluation and instrumentation included")
-        for k in args.ks:
-            per_epoch = job_epoch_seconds(data, k, args.epochs, True, args.accelerator)
-            print(f"decaylab job K={k:<4d} {per_epoch:8.3f} s per epoch of all K  {per_epoch / k:9.4f} s/net-epoch",
-                  flush=True)
+        gpu_table(data, args)
         return
     gflops = sgemm_gflops()
     bound = FLOP_PER_STEP * math.ceil(N / M) / (gflops * 1e9)

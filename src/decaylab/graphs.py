@@ -71,8 +71,14 @@ class StepGraph:
         self.constants.refill(t0)
         if self.rows is not None:
             self.rows.steps_done = 0
-        if not (graphed(self.index.device) and self.warm):
-            self._steps()  # eager: any device, and CUDA's first block (cuBLAS and allocator warm-up)
+        if not graphed(self.index.device):
+            self._steps()
+        elif not self.warm:  # the first block eagerly, on a side stream as capture asks (cuBLAS, allocator)
+            side = torch.cuda.Stream()
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):
+                self._steps()
+            torch.cuda.current_stream().wait_stream(side)
             self.warm = True
         else:
             if self.graph is None:

@@ -77,17 +77,19 @@ class EnsembleModule(L.LightningModule):
         self.predictions = {key: value.to(self.device) for key, value in self.predictions.items()}
         self.sizes_now = instrument.weight_sizes(self.weights, self.dead)
         self._emit(0, {**self.sizes_now, **self._evaluate()})
-
-    def on_train_epoch_start(self):
-        self.order = self.job_data.epoch_order(self.device)
         measured = self.job.instrument and self.job.gradient  # a pure-decay control has no split to measure
         self.stats = StepStats(self.padded[0], self.n_steps) if measured else None
-        self.graph = None
+        self.graph = None  # captured once per fit: its buffers (weights, stats, hyper's tables) live as long
         if graphed(self.device) and self.job.gradient:
             steps = self.at_once * max(1, min(GRAPH_STEPS, self.job.block_steps) // self.at_once)
             data = {"train_x": self.train_x, "train_onehot": self.train_onehot}
-            self.graph = StepGraph(*self.padded, data, self.hyper, self.stats, len(self.order), self.job.shared.m,
+            self.graph = StepGraph(*self.padded, data, self.hyper, self.stats, self.job.streams, self.job.shared.m,
                                    steps, self.at_once)
+
+    def on_train_epoch_start(self):
+        self.order = self.job_data.epoch_order(self.device)
+        if self.stats is not None:
+            self.stats.restart(self.padded[0])
 
     def training_step(self, block, batch_idx):
         weights, biases = self.padded

@@ -124,10 +124,17 @@ class StepStats:
 
     def __init__(self, weights: list[torch.Tensor], steps: int):
         k = weights[0].shape[0]
-        buffer = torch.zeros(steps, 3 * len(weights), k, dtype=weights[0].dtype, device=weights[0].device)
-        self.rows, self.steps_done = buffer, 0
+        self.rows = torch.zeros(steps, 3 * len(weights), k, dtype=weights[0].dtype, device=weights[0].device)
         self.start = [w.clone() for w in weights]  # V_0 = W_0: an epoch starts folded
         self.tail_sums = [torch.zeros_like(w) for w in weights]
+        self.steps_done = 0
+
+    def restart(self, weights: list[torch.Tensor]) -> None:
+        """Begin the next epoch in the same buffers (a captured CUDA graph keeps writing to them)."""
+        for start, tail, w in zip(self.start, self.tail_sums, weights):
+            start.copy_(w)
+            tail.zero_()
+        self.steps_done = 0
 
     def record(self, biases, acts, zs, deltas, bias_steps, input_gram: torch.Tensor) -> None:
         """One step, its tensors as sgd_steps has them (input_gram: the first layer's x x^T)."""
