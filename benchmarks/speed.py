@@ -108,21 +108,24 @@ def job_epoch_seconds(data: Splits, k: int, epochs: int, instrument: bool, accel
 
 
 def gpu_table(data: Splits, args) -> None:
-    """The decaylab job on the GPU (evaluation and instrumentation included) at each K of one seed, the whole
-    grid as one job with --grid, each also with CUDA-graph replay off with --eager; a markdown table."""
+    """The decaylab job on the GPU (evaluation included, instrumented unless said) at each K of one seed, with
+    --grid also the whole grid as one job (and without instrumentation), with --eager each again with CUDA-graph
+    replay off; a markdown table."""
     from decaylab import graphs, module
 
     print(f"device: {torch.cuda.get_device_name()}, torch {torch.__version__}")
     print("| job | steps | s per epoch | s per network-epoch |\n|---|---|---:|---:|")
-    variants = [(k, 1) for k in args.ks] + ([(GRID_K, GRID_SEEDS)] if args.grid else [])
+    variants = [(k, 1, True) for k in args.ks] + ([(GRID_K, GRID_SEEDS, True), (GRID_K, GRID_SEEDS, False)]
+                                                   if args.grid else [])
     measured = []
     for eager in (False, True) if args.eager else (False,):
         module.graphed = (lambda device: False) if eager else graphs.graphed
-        for k, seeds in variants:
-            per_epoch = job_epoch_seconds(data, k, args.epochs, True, args.accelerator, seeds)
-            measured.append({"k": k, "seeds": seeds, "graph": not eager, "s_per_epoch": round(per_epoch, 5),
-                             "s_per_net_epoch": round(per_epoch / k, 7)})
-            name = f"K={k}" + (f" ({seeds} seeds x {k // seeds} cells: the grid)" if seeds > 1 else "")
+        for k, seeds, instrument in variants:
+            per_epoch = job_epoch_seconds(data, k, args.epochs, instrument, args.accelerator, seeds)
+            measured.append({"k": k, "seeds": seeds, "instrumented": instrument, "graph": not eager,
+                             "s_per_epoch": round(per_epoch, 5), "s_per_net_epoch": round(per_epoch / k, 7)})
+            name = f"K={k}" + (f", the grid ({seeds} seeds x {k // seeds} cells)" if seeds > 1 else "")
+            name += "" if instrument else ", instrumentation off"
             print(f"| {name} | {'eager' if eager else 'graph replay'} | {per_epoch:.3f} | {per_epoch / k:.5f} |",
                   flush=True)
     if args.json:

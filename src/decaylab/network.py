@@ -16,7 +16,6 @@ real network as views.
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy.signal import lfilter
 
 Params = tuple[list[torch.Tensor], list[torch.Tensor]]
 PAD = 16
@@ -172,13 +171,13 @@ class StepStats:
 def _linear_recursion(s0: torch.Tensor, a: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
     """s_0 .. s_T of s_{t+1} = a s_t + c_t per member (s0 (L, K), a (K,), c (T, L, K)), as (T + 1, L, K).
 
-    scipy's IIR filter on the CPU does the loop's float64 operations in the loop's order (bit for bit), without
-    a tensor op per step (on a GPU, ~3 kernel launches per step at every epoch's end)."""
-    s0_np, a_np, c_np = (t.cpu().numpy() for t in (s0, a, c))
-    path = np.empty((len(c_np) + 1, *s0_np.shape))
-    path[0] = s0_np
-    for k, a_k in enumerate(a_np):
-        path[1:, :, k] = lfilter([1.0], [1.0, -a_k], c_np[:, :, k], axis=0, zi=a_k * s0_np[None, :, k])[0]
+    A NumPy loop on the CPU: the same float64 operations as a tensor loop, in the same order (bit for bit), at
+    ~2 us per step instead of two tensor ops (on a GPU, kernel launches) per step at every epoch's end."""
+    a_np, c_np = a.cpu().numpy(), c.cpu().numpy()
+    path = np.empty((len(c_np) + 1, *s0.shape))
+    path[0] = s0.cpu().numpy()
+    for t, c_t in enumerate(c_np):
+        np.add(np.multiply(a_np, path[t], out=path[t + 1]), c_t, out=path[t + 1])
     return torch.from_numpy(path).to(c.device)
 
 
