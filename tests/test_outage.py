@@ -22,6 +22,7 @@ from decaylab import sync
 from decaylab.train import run_job
 
 pytestmark = pytest.mark.slow
+EPOCHS = 40  # the server is killed after epoch 5: the job goes on without it for the rest
 
 
 def _free_port() -> int:
@@ -61,11 +62,11 @@ def test_a_server_killed_mid_job_costs_the_tracking_not_the_training(tmp_path):
     server = _server(tmp_path, port)
     env = dict(os.environ, MLFLOW_TRACKING_URI=uri, PYTHONUNBUFFERED="1")
     job = subprocess.Popen([sys.executable, "-m", "decaylab.cli", "--dataset", "synthetic", "--hidden", "8",
-                            "--epochs", "150", "--lam", "1", "--seed", "0", "1", "--accelerator", "cpu",
+                            "--epochs", str(EPOCHS), "--lam", "1", "--seed", "0", "1", "--accelerator", "cpu",
                             "--out", str(tmp_path / "results/s/runs/x")], env=env, cwd=tmp_path,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     for line in job.stdout:  # the store has taken some epochs
-        if "epoch 5/150" in line:
+        if f"epoch 5/{EPOCHS}" in line:
             break
     os.killpg(server.pid, signal.SIGKILL)
     killed = time.time()
@@ -83,8 +84,9 @@ def test_a_server_killed_mid_job_costs_the_tracking_not_the_training(tmp_path):
         live = _live_runs(uri)
         assert sorted(r.data.tags["decaylab.out"] for r in live) == [str(f.resolve()) for f in folders]
         assert {r.info.status for r in live} == {"FINISHED"}
+        client = MlflowClient(tracking_uri=uri)
         for run in live:
-            assert MlflowClient(tracking_uri=uri).get_metric_history(run.info.run_id, "net/acc_train")[-1].step == 150
+            assert client.get_metric_history(run.info.run_id, "net/acc_train")[-1].step == EPOCHS
         assert all(json.loads((f / "run.json").read_text())["tracking"] == "logged" for f in folders)
         assert sync.main([str(tmp_path / "results/s")]) == 0  # again: nothing twice
         assert len(_live_runs(uri)) == 2

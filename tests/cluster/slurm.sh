@@ -2,7 +2,9 @@
 # A one-node Slurm cluster on this machine, for the cluster test: `slurm.sh start` | `slurm.sh stop`.
 # Idempotent. Needs root and Debian's slurm-wlm and munge (installed here if missing). Writes
 # /etc/slurm/slurm.conf (jobs' own srun reads it there) and keeps its state in $DECAYLAB_SLURM_STATE;
-# stop ends only the daemons this script started, by the PIDs it recorded.
+# stop ends only the daemons this script started, by the PIDs it recorded, and puts back the slurm.conf it
+# found (none, or the machine's own): a conf naming a stopped controller makes every later `snakemake` wait
+# ~9 s, while the Slurm executor plugin's import-time `scontrol show config` times out.
 set -euo pipefail
 STATE=${DECAYLAB_SLURM_STATE:-/tmp/decaylab-slurm}
 CONF=/etc/slurm/slurm.conf
@@ -12,6 +14,9 @@ install() {
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge >/dev/null
 }
 
+MARK="# Written by decaylab tests/cluster/slurm.sh: a one-node test cluster."
+ours() { [ -f "$CONF" ] && [ "$(head -1 "$CONF")" = "$MARK" ]; }
+
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 write_conf() {
@@ -20,8 +25,9 @@ write_conf() {
   cpus=$(nproc)
   mem=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 - 2048 ))
   mkdir -p /etc/slurm "$STATE/ctld" "$STATE/d"
+  if [ -f "$CONF" ] && ! ours; then cp "$CONF" "$STATE/slurm.conf.found"; fi
   cat > "$CONF" <<CONF
-# Written by decaylab tests/cluster/slurm.sh: a one-node test cluster.
+$MARK
 ClusterName=decaylab
 SlurmctldHost=$host
 SlurmUser=root
@@ -85,6 +91,9 @@ stop() {
       rm -f "$STATE/$name.started"
     fi
   done
+  if ours; then
+    if [ -f "$STATE/slurm.conf.found" ]; then mv "$STATE/slurm.conf.found" "$CONF"; else rm -f "$CONF"; fi
+  fi
 }
 
 case "${1:-}" in
