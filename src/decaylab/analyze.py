@@ -163,7 +163,7 @@ def _slope(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.polyfit(np.log(x), np.log(y), 1)[0])
 
 
-def _t95(df: int) -> float:
+def t95(df: int) -> float:
     """Two-sided 95% quantile of Student's t with df degrees of freedom."""
     from scipy.stats import t
 
@@ -324,7 +324,7 @@ def interval(values) -> dict:
         return {"mean": None, "ci95": None, "seeds": 0}
     if len(v) == 1:
         return {"mean": float(v[0]), "ci95": None, "seeds": 1}
-    half = _t95(len(v) - 1) * float(v.std(ddof=1)) / math.sqrt(len(v))
+    half = t95(len(v) - 1) * float(v.std(ddof=1)) / math.sqrt(len(v))
     return {"mean": float(v.mean()), "ci95": [float(v.mean() - half), float(v.mean() + half)], "seeds": len(v)}
 
 

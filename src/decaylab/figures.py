@@ -24,6 +24,7 @@ from decaylab.analyze import (  # noqa: E402
     decaying,
     interval,
     one_hidden_layer,
+    t95,
     tail_off,
     wide,
 )
@@ -157,9 +158,7 @@ def _log_panel(ax, t: pd.DataFrame, x: str, hue: str, palette, references: bool)
         resid = ly - (slope * lx + icept)
         se = math.sqrt(resid @ resid / max(len(lx) - 2, 1))
         spread = se * np.sqrt(1 / len(lx) + (grid - lx.mean()) ** 2 / ((lx - lx.mean()) ** 2).sum())
-        from decaylab.analyze import _t95
-
-        half = _t95(max(len(lx) - 2, 1)) * spread
+        half = t95(max(len(lx) - 2, 1)) * spread
         fit = slope * grid + icept
         ax.plot(10**grid, 10**fit, color="black", lw=1.2, label=f"fit: slope {slope:+.2f}")
         ax.fill_between(10**grid, 10 ** (fit - half), 10 ** (fit + half), color="black", alpha=0.12, lw=0)

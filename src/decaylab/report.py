@@ -20,9 +20,10 @@ from decaylab.glossary import COLLAPSE_RULE, DIVERGENCE_RULE
 
 CLAIM_TITLES = {"1_early_decay_dominance": "Early-decay dominance", "2_decay_rate": "Decay rate",
                 "3_tail_off": "Tail-off size", "4_init_comparison": "Each init + L2 against the scaled init"}
+CLAIM_FIGURES = dict(zip(CLAIM_TITLES, FIGURES))  # each claim's figure, in the same order
 def figure_labels(figure: str, study_key: str) -> dict[str, str]:
     """How Snakemake's report lists a figure: its claim (number and title), the study and dataset."""
-    claim = dict(zip(FIGURES, CLAIM_TITLES))[figure]
+    claim = next(key for key, its_figure in CLAIM_FIGURES.items() if its_figure == figure)
     return {"claim": f"{claim[0]}. {CLAIM_TITLES[claim]}", "study": study_key, "figure": figure}
 
 
@@ -143,9 +144,8 @@ def write_report(claims: dict, run_jsons: list[str], out: Path, description: str
              c["4_init_comparison"].get("lam_contrasts", []),
              ["init", "lam", "eta", "hidden", "n", "acc_validation_gain", "acc_test_gain"])],
     }
-    figures = dict(zip(CLAIM_TITLES, FIGURES))
     for key, title in CLAIM_TITLES.items():
-        parts += _claim(key, title, c[key], figures[key], tables[key])
+        parts += _claim(key, title, c[key], CLAIM_FIGURES[key], tables[key])
     if claims["book_examples"]:
         parts += ["## The book's examples", "", _book_intro(claims), "",
                   md_table(_book_rows(claims["book_examples"]),
