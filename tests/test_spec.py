@@ -174,6 +174,17 @@ def test_snakemake_rejects_bad_config_before_any_job(tmp_path):
     assert len(output.strip().splitlines()) <= 5, output
 
 
+@pytest.mark.parametrize("chosen", [False, True])
+def test_the_split_notice_is_for_a_chosen_members_per_job(chosen):
+    """The default packing splits grid's 24 cells per seed without a word; the same value, set, is announced."""
+    result = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--config", "study=grid",
+                             *(["members_per_job=12"] if chosen else [])], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert ("decaylab: members_per_job=12 cannot hold the 24 cells" in result.stderr) == chosen
+    assert "study grid: 72 runs in 6 training jobs" in result.stderr
+
+
 def test_runs_pack_into_jobs_by_seed():
     grid = runs(validate(CONFIG), "grid")  # 24 cells x 3 seeds
     assert [(len(j.runs), j.streams) for j in jobs(grid)] == [(3, 3)] * 24  # 0: one cell (its seeds) per job

@@ -10,6 +10,7 @@ from decaylab.resources import ResourceError, plan
 from decaylab.snake import failure_summary, summary_line
 from decaylab.spec import ConfigError, jobs, runs, skipped_arms, study_params, validate
 
+PACKING_CHOSEN = "members_per_job" in config  # set by the user (before the schema's default fills it in)
 try:
     config.update(validate(config))  # the schema's defaults filled in; names a bad key and the allowed values
 except ConfigError as exc:
@@ -21,7 +22,8 @@ KEY = RUNS[0].study_key  # <study>/<dataset>: results/KEY, reports/KEY, logs/KEY
 SKIPPED = skipped_arms(config)
 for arm, why in SKIPPED.items():
     print(f"decaylab: arm {arm} of study {STUDY} is skipped: {why}", file=sys.stderr)
-TRAIN_JOBS = jobs(RUNS, config["members_per_job"], notify=lambda line: print(f"decaylab: {line}", file=sys.stderr))
+TRAIN_JOBS = jobs(RUNS, config["members_per_job"],  # the default's split of a seed's cells goes without notice
+                  notify=lambda line: PACKING_CHOSEN and print(f"decaylab: {line}", file=sys.stderr))
 try:  # a damaged run folder is never taken for a finished run, nor aggregated
     overrides = "".join(f" {key}={config[key]}" for key in ("dataset",) if config[key])
     check_study(RUNS, Path(f"results/{KEY}/runs.csv"), f"snakemake --cores 2 --config study={STUDY}{overrides}",
