@@ -55,6 +55,7 @@ def test_run_logs_every_metric_at_every_epoch(tmp_path, tracking, capsys):
         stored = json.loads((Path(mb.out) / "run.json").read_text())
         assert stored["mlflow_run_id"] == summary["mlflow_run_id"] and stored["diverged"] is False
         assert stored["run"]["init"] == mb.init and stored["run"]["n"] == 600
+        assert (stored["members_in_job"], stored["streams_in_job"], stored["device"]) == (2, 2, "cpu")  # packing
         run = client.get_run(summary["mlflow_run_id"])
         assert run.info.status == "FINISHED"
         keys = {f"{layer}/{metric}" for layer, metric in zip(table.layer, table.metric)}

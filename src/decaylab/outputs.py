@@ -82,7 +82,7 @@ def write_outputs(job: Job, rec: RunRecords, sizes: list[int], device: str, comm
         "final": rec.epoch(-1),
         "diverged": rec.diverged_epoch is not None, "diverged_epoch": rec.diverged_epoch,
         "collapsed": rec.diverged_epoch is None and collapses(rec.epoch(0), rec.epoch(-1), sizes[-1]), **timing,
-        "members_in_job": len(job.runs), "device": device,
+        "members_in_job": len(job.runs), "streams_in_job": job.streams, "device": device,  # float32: the grouping
         "versions": {p: version(p) for p in ("torch", "lightning", "mlflow", "numpy", "pandas")},
         "git_commit": commit, "config_hash": config_hash(config),
         "mlflow_run_id": rec.tracked.run_id, "mlflow_experiment": job.experiment,
