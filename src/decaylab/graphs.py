@@ -5,8 +5,8 @@ mini-batch steps is captured once per fit and replayed: the steps' rows (as indi
 (Hyper's tables) and their statistics rows live in static buffers, refilled before and copied out after each
 replay. Weights, biases and StepStats' sums are updated in place (StepStats restarts in its own buffers every
 epoch), so the graph needs nothing else; 3-8x faster than launching the same kernels eagerly on an H200
-(benchmarks/gpu.md). On any other
-device `run` executes the same code on the same buffers eagerly (what the CPU tests check).
+(benchmarks/gpu.md). On any other device `run` executes the same code on the same buffers eagerly (what the
+CPU tests check).
 """
 
 import torch

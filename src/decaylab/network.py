@@ -126,14 +126,14 @@ class StepStats:
     def __init__(self, weights: list[torch.Tensor], steps: int):
         k = weights[0].shape[0]
         self.rows = torch.zeros(steps, 3 * len(weights), k, dtype=weights[0].dtype, device=weights[0].device)
-        self.start = [w.clone() for w in weights]  # V_0 = W_0: an epoch starts folded
-        self.tail_sums = [torch.zeros_like(w) for w in weights]
-        self.steps_done = 0
+        self.start = [torch.empty_like(w) for w in weights]
+        self.tail_sums = [torch.empty_like(w) for w in weights]
+        self.restart(weights)
 
     def restart(self, weights: list[torch.Tensor]) -> None:
-        """Begin the next epoch in the same buffers (a captured CUDA graph keeps writing to them)."""
+        """Begin an epoch, in the same buffers (a captured CUDA graph keeps writing to them)."""
         for start, tail, w in zip(self.start, self.tail_sums, weights):
-            start.copy_(w)
+            start.copy_(w)  # V_0 = W_0: an epoch starts folded
             tail.zero_()
         self.steps_done = 0
 

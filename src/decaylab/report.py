@@ -21,9 +21,11 @@ from decaylab.glossary import COLLAPSE_RULE, DIVERGENCE_RULE
 CLAIM_TITLES = {"1_early_decay_dominance": "Early-decay dominance", "2_decay_rate": "Decay rate",
                 "3_tail_off": "Tail-off size", "4_init_comparison": "Each init + L2 against the scaled init"}
 CLAIM_FIGURES = dict(zip(CLAIM_TITLES, FIGURES))  # each claim's figure, in the same order
+
+
 def figure_labels(figure: str, study_key: str) -> dict[str, str]:
     """How Snakemake's report lists a figure: its claim (number and title), the study and dataset."""
-    claim = next(key for key, its_figure in CLAIM_FIGURES.items() if its_figure == figure)
+    claim = {its_figure: key for key, its_figure in CLAIM_FIGURES.items()}[figure]
     return {"claim": f"{claim[0]}. {CLAIM_TITLES[claim]}", "study": study_key, "figure": figure}
 
 

@@ -22,8 +22,12 @@ KEY = RUNS[0].study_key  # <study>/<dataset>: results/KEY, reports/KEY, logs/KEY
 SKIPPED = skipped_arms(config)
 for arm, why in SKIPPED.items():
     print(f"decaylab: arm {arm} of study {STUDY} is skipped: {why}", file=sys.stderr)
-TRAIN_JOBS = jobs(RUNS, config["members_per_job"],  # the default's split of a seed's cells goes without notice
-                  notify=lambda line: PACKING_CHOSEN and print(f"decaylab: {line}", file=sys.stderr))
+def announce(line: str) -> None:
+    print(f"decaylab: {line}", file=sys.stderr)
+
+
+# the default's split of a seed's cells goes without notice
+TRAIN_JOBS = jobs(RUNS, config["members_per_job"], notify=announce if PACKING_CHOSEN else lambda line: None)
 try:  # a damaged run folder is never taken for a finished run, nor aggregated
     overrides = "".join(f" {key}={config[key]}" for key in ("dataset",) if config[key])
     check_study(RUNS, Path(f"results/{KEY}/runs.csv"), f"snakemake --cores 2 --config study={STUDY}{overrides}",
