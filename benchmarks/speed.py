@@ -11,7 +11,7 @@ arithmetic the training bound leaves out (each epoch's evaluation; with
 instrumentation, the summed weights' GEMMs), each job is also set against its
 work bound (all of its GEMMs at the sgemm rate), which caps its share of the
 training bound; the rate of the step's thin weight-gradient GEMM (inner
-dimension = the block's rows) shows what the sgemm rate overstates.
+dimension = the block's rows) shows how far its shape alone falls below sgemm.
 --json ends the output with one JSON line of the same figures.
 
     python benchmarks/speed.py [--ks 1 4 16 64] [--epochs 2] [--json]
@@ -28,13 +28,15 @@ import torch
 
 from decaylab.data import Splits
 from decaylab.instrument import cost_and_accuracy
-from decaylab.network import steps_per_gemm
+from decaylab.network import padded_width, steps_per_gemm
 from decaylab.spec import Job, Run
 from decaylab.train import fit_ensemble
 
 SIZES = [784, 30, 10]
 N, M = 50_000, 10
+STEPS = math.ceil(N / M)  # mini-batch steps per epoch
 GRID_K, GRID_SEEDS = 72, 3  # the grid study: 3 seeds x 24 cells
+THIN_K = 16  # members of the job whose thin weight-gradient GEMM is timed on its own
 WEIGHTS = sum(a * b for a, b in zip(SIZES[:-1], SIZES[1:]))
 EVAL_EXAMPLES = 70_000  # train, validation and test splits, every epoch
 # forward and weight gradients on every layer, deltas back through all but the first
@@ -42,7 +44,7 @@ FLOP_PER_STEP = 2 * M * (2 * WEIGHTS + SIZES[1] * SIZES[2])
 # per network-epoch beyond the steps: the evaluation's forward passes; instrumentation's sum_t W_t, one GEMM per
 # layer of its weight gradient's size (network.StepStats)
 EVAL_FLOP = 2 * EVAL_EXAMPLES * WEIGHTS
-INSTRUMENT_FLOP = 2 * M * WEIGHTS * math.ceil(N / M)
+INSTRUMENT_FLOP = 2 * M * WEIGHTS * STEPS
 
 
 def book_like_data() -> Splits:
@@ -71,11 +73,16 @@ def sgemm_gflops() -> float:
     return best_gflops(lambda: a @ b, 2 * 1024**3, trials=10)
 
 
-def thin_gemm_gflops(k: int = 16) -> float:
-    """The rate of the step's first-layer weight-gradient GEMM at K members of one stream (rows: one block of
-    steps, as network.steps_per_gemm sizes it; hidden units padded to 32), on its own."""
-    width = k * 32
-    rows = steps_per_gemm(width, M) * M
+def thin_gemm_shape(k: int) -> tuple[int, int]:
+    """The step's first-layer weight-gradient GEMM at K members of one stream: (rows, width), its inner dimension
+    one block of steps' rows as network.steps_per_gemm sizes it, its width the members' padded hidden units."""
+    width = k * padded_width(SIZES[1])
+    return steps_per_gemm(width, M) * M, width
+
+
+def thin_gemm_gflops(k: int) -> float:
+    """The rate of that GEMM on its own."""
+    rows, width = thin_gemm_shape(k)
     d, x, w = torch.randn(1, rows, width), torch.randn(1, rows, SIZES[0]), torch.zeros(1, width, SIZES[0])
     return best_gflops(lambda: w.baddbmm_(d.transpose(1, 2), x, alpha=-1), 2 * rows * width * SIZES[0], reps=200)
 
@@ -176,18 +183,17 @@ def main():
         gpu_table(data, args)
         return
     gflops = sgemm_gflops()
-    steps = math.ceil(N / M)
-    bound = FLOP_PER_STEP * steps / (gflops * 1e9)
-    eval_bound = EVAL_FLOP / (gflops * 1e9)
-    work_bound = {True: bound + eval_bound + INSTRUMENT_FLOP / (gflops * 1e9), False: bound + eval_bound}
-    thin = thin_gemm_gflops()
+    seconds = 1 / (gflops * 1e9)  # per FLOP at the sgemm rate
+    bound, eval_bound = FLOP_PER_STEP * STEPS * seconds, EVAL_FLOP * seconds
+    work_bound = {True: bound + eval_bound + INSTRUMENT_FLOP * seconds, False: bound + eval_bound}
+    thin = thin_gemm_gflops(THIN_K)
     plain = min(plain_loop_epoch(data) for _ in range(2))
     print(f"one-thread sgemm: {gflops:.1f} GFLOP/s -> bound {bound:.3f} s per network-epoch "
           f"({FLOP_PER_STEP / 1e6:.2f} MFLOP per step)")
     print(f"work bound of a job (its training, evaluation and, instrumented, summed-weight GEMMs at that rate): "
           f"{work_bound[True]:.3f} instrumented, {work_bound[False]:.3f} without; so a job's share of the bound "
           f"is at most {bound / work_bound[True]:.0%} and {bound / work_bound[False]:.0%}")
-    print(f"the step's weight-gradient GEMM at K=16 (inner dimension {steps_per_gemm(16 * 32, M) * M}): "
+    print(f"the step's weight-gradient GEMM at K={THIN_K} (inner dimension {thin_gemm_shape(THIN_K)[0]}): "
           f"{thin:.1f} GFLOP/s, {thin / gflops:.0%} of sgemm")
     print(f"{'variant':34s} {'s/net-epoch':>11s} {'vs plain':>9s} {'of bound':>9s} {'of work':>8s}")
     print(f"{'plain hand-written loop (K=1)':34s} {plain:11.3f} {1.0:9.2f} {bound / plain:9.1%} {bound / plain:8.1%}")
@@ -208,7 +214,7 @@ def main():
     print(f"peak resident memory of this process: {peak_mb:.0f} MB")
     if args.json:
         print(json.dumps({"bound_s": round(bound, 5), "plain_s": round(plain, 5), "gflops": round(gflops, 2),
-                          "thin_gemm_gflops": round(thin, 2), "eval_s": round(per_net, 5),
+                          "thin_gemm_gflops": round(thin, 2), "eval_s_per_net_epoch": round(per_net, 5),
                           "work_bound_s": {"instrumented": round(work_bound[True], 5),
                                            "plain": round(work_bound[False], 5)},
                           "jobs": measured}))
