@@ -97,6 +97,54 @@ def test_float32_decay_is_exact(eta_lam_over_n):
     assert abs(measured / predicted - 1) < 2e-3
 
 
+FLOAT32_NORMAL = float(torch.finfo(torch.float32).tiny)
+
+
+@pytest.mark.parametrize("eta_lam_over_n", [1e-8, 1e-6, 1e-4, 0.05, 0.5, 0.99])
+def test_float32_decay_is_exact_over_the_whole_range(eta_lam_over_n):
+    """Weights without gradient follow (1 - eta*lam/n)^t (float64) in float32 within 0.2 % while that factor is a
+    normal float32 number, whatever eta*lam/n; beyond it they are finite and, far beyond, exactly 0, never NaN."""
+    n, m, epochs = 1200, 10, 6
+    steps = n // m
+    weights = [w.float() for w in _ensemble([6, 3, 2], [0])[0]]
+    start = weights[0].double().clone()
+    hyper = Hyper([0.5], [eta_lam_over_n * n / 0.5], n, steps, torch.float32)
+    assert (hyper.segment < steps) == (eta_lam_over_n >= 0.5)  # 0.5^120 < MIN_SCALE: renormalized within epochs
+    for epoch in range(1, epochs + 1):
+        for _ in range(0, steps, 7):  # blocks of 7 steps as training takes them (the last one short)
+            bounds = list(range(min(8, steps - hyper.step + 1)))
+            network.sgd_steps(weights, None, None, None, bounds, hyper, gradient=False)
+        hyper.fold(weights)
+        factor = math.exp(epoch * steps * math.log1p(-eta_lam_over_n))
+        w = weights[0].double()
+        assert torch.isfinite(w).all()
+        if factor >= FLOAT32_NORMAL:
+            torch.testing.assert_close(w, start * factor, rtol=2e-3, atol=0)
+        elif factor * start.abs().max() < 2.0 ** -150:  # below float32's smallest subnormal
+            assert (w == 0).all()
+
+
+def test_renormalizing_within_an_epoch_changes_no_network():
+    """A run renormalized every few steps equals one renormalized once per epoch (float64), summed weights and
+    step statistics included."""
+    sizes, n, steps = [12, 7, 4], 500, 40
+    x, y = _batch(2, 10 * steps, 12, 4, torch.Generator().manual_seed(3))
+    results = []
+    for segment in (steps, 3):
+        w, b = _ensemble(sizes, [4, 5])
+        hyper = Hyper([0.5, 2.0], [1.0, 30.0], n, steps)
+        hyper.segment = segment
+        stats = StepStats(w, steps)
+        for lo in range(0, steps, 2):
+            rows = slice(10 * lo, 10 * (lo + 2))
+            network.sgd_steps(w, b, x[:, rows], y[:, rows], [0, 10, 20], hyper, stats)
+        sums = stats.weight_sums(hyper.total_scale)
+        hyper.fold(w)
+        results.append([*w, *b, *sums, stats.rows])
+    for a, c in zip(*results):
+        torch.testing.assert_close(a, c, rtol=1e-10, atol=1e-12)
+
+
 def test_decomposition_adds_up_every_step_and_over_an_epoch():
     sizes, n, steps = [20, 9, 6, 4], 300, 25
     weights, biases = _ensemble(sizes, [7, 8], init="scaled")

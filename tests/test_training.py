@@ -46,6 +46,27 @@ def test_dead_pixel_weights_follow_pure_decay_with_gradients_on(tmp_path, synthe
             assert abs(epochs[e]["W1", "shrink_active"][k] - predicted) > 1e-6
 
 
+@pytest.mark.parametrize("eta_lam_over_n", [0.05, 0.5])
+def test_large_decay_per_step_keeps_float32_weights_finite_and_exact(tmp_path, synthetic, eta_lam_over_n):
+    """At m=2 (300 steps an epoch) the decay within one epoch leaves float32's range at eta*lam/n = 0.5: the weights
+    stay finite, the dead pixels follow the float64 factor while it is a normal float32 number, and a network that
+    decays to nothing (both: e^-15 an epoch or more) is collapsed, not diverged."""
+    from decaylab.glossary import collapses, diverges
+
+    run = make_run("standard", eta_lam_over_n * 600 / 0.5, 0.5, 0, "a")
+    _, epochs = _fit(make_job(tmp_path, [run], m=2, epochs=3, dtype="float32"), synthetic)
+    factor = 1.0
+    for e in (1, 2, 3):
+        assert all(math.isfinite(epochs[e][layer, "rms"][0]) for layer in ("W1", "W2"))
+        assert not diverges({key: value[0] for key, value in epochs[e].items()})
+        predicted = epochs[e]["net", "pred_shrink_exact"][0]
+        factor *= predicted
+        if factor >= torch.finfo(torch.float32).tiny:
+            assert epochs[e]["W1", "shrink_dead"][0] == pytest.approx(predicted, rel=2e-3)
+    named = [{f"{layer}/{metric}": value[0] for (layer, metric), value in epochs[e].items()} for e in (0, 3)]
+    assert collapses(*named, classes=10)  # decay of e^-15 per epoch or more: nothing is learned
+
+
 def test_epoch_decomposition_adds_up(tmp_path, synthetic):
     _, epochs = _fit(make_job(tmp_path, epochs=2), synthetic)
     for e in (1, 2):

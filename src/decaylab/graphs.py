@@ -20,21 +20,25 @@ def graphed(device: torch.device) -> bool:
 
 
 class _Constants:
-    """What sgd_steps reads from a Hyper, for the `steps` steps from the step given to `refill`."""
+    """What sgd_steps reads from a Hyper, for the `steps` steps from the step given to `refill` (graphs run only
+    where one segment holds the epoch: EnsembleModule)."""
 
     def __init__(self, hyper: Hyper, steps: int):
-        self.hyper, self.steps, self.t = hyper, steps, 0
+        self.hyper, self.steps, self.t, self.step = hyper, steps, 0, 0
         self.scale, self.inverse = hyper.scale[: steps + 1].clone(), hyper.inverse[: steps + 1].clone()
         self.tail = hyper.tail[:steps].clone()
 
     def eta_over(self, m_b: int) -> torch.Tensor:
         return self.hyper.eta_over(m_b)
 
+    def make_room(self, weights, steps: int) -> None:
+        """Nothing to renormalize inside one segment."""
+
     def refill(self, t0: int) -> None:
         self.scale.copy_(self.hyper.scale[t0 : t0 + self.steps + 1])
         self.inverse.copy_(self.hyper.inverse[t0 : t0 + self.steps + 1])
         self.tail.copy_(self.hyper.tail[t0 : t0 + self.steps])
-        self.t = 0
+        self.t = self.step = 0
 
 
 class _Rows:
@@ -87,9 +91,10 @@ class StepGraph:
                 self.graph = torch.cuda.CUDAGraph()
                 with torch.cuda.graph(self.graph):
                     self._steps()
-                self.constants.t = 0
+                self.constants.t = self.constants.step = 0
             self.graph.replay()
         if self.stats is not None:
             self.stats.rows[t0 : t0 + self.steps].copy_(self.rows.rows)
             self.stats.steps_done += self.steps
         self.hyper.t += self.steps
+        self.hyper.step += self.steps

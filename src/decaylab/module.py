@@ -82,7 +82,8 @@ class EnsembleModule(L.LightningModule):
         measured = self.job.instrument and self.job.gradient  # a pure-decay control has no split to measure
         self.stats = StepStats(self.padded[0], self.n_steps) if measured else None
         self.graph = None  # captured once per fit: its buffers (weights, stats, hyper's tables) live as long
-        if graphed(self.device) and self.job.gradient:
+        one_segment = self.hyper.segment == self.n_steps  # a graph's tables hold no renormalization
+        if graphed(self.device) and self.job.gradient and one_segment:
             steps = self.at_once * max(1, min(GRAPH_STEPS, self.job.block_steps) // self.at_once)
             data = {"train_x": self.train_x, "train_onehot": self.train_onehot}
             self.graph = StepGraph(*self.padded, data, self.hyper, self.stats, self.job.streams, self.job.shared.m,

@@ -13,6 +13,8 @@ activation and delta are exactly 0 and it never changes; `unpad` gives the
 real network as views.
 """
 
+import math
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -194,28 +196,41 @@ def _step_sq(d: torch.Tensor, a: torch.Tensor, gram_a: torch.Tensor | None = Non
     return torch.linalg.vecdot(step, step)
 
 
+MIN_SCALE = 2.0 ** -64  # the smallest s_t between renormalizations: V = W / s_t stays far inside float32's range
+
+
 class Hyper:
     """Per-member step constants and the exact decay.
 
-    The decay factor f = 1 - eta*lam/n is held in float64 and never applied to W directly: within an epoch the
-    stored V carry W_t = s_t V_t with s_t = f^t (float64, one table per epoch's steps), so the update
+    The decay factor f = 1 - eta*lam/n is held in float64 and never applied to W directly: the stored V carry
+    W_t = s_t V_t with s_t = f^t (float64 tables, t the steps since the last renormalization), so the update
     W' = f W - eta g becomes V' = V - eta g / s_{t+1}. A weight without gradient (an always-zero pixel) then
     follows f^t exactly whatever the dtype; float32 cannot hold 1 - f itself below ~6e-8, and W*f rounds again
-    at every step. `fold` writes W = s_t V back at the epoch's end (one rounding).
-    For StepStats, tail[u] = R_u = sum_{t=u+1}^{T-1} s_t / s_{u+1} and total_scale = sum_{t<T} s_t (T steps).
+    at every step. `renormalize` writes W = s_t V back (one rounding): at the epoch's end (`fold`), and within it
+    every `segment` steps, the most for which s_t stays >= MIN_SCALE (the whole epoch unless eta*lam/n is large),
+    so that neither s_t nor V = W / s_t leaves float32's range; beyond that, weights without gradient reach 0.
+    For StepStats, tail[u] = R_u = sum_{t=u+1}^{T-1} f^(t-u-1) and total_scale = sum_{t<T} f^t (T steps,
+    t counted from the epoch's start: `step`).
     """
 
     def __init__(self, etas, lams, n: int, steps: int, dtype=torch.float64, device=None):
         eta64 = torch.as_tensor(etas, dtype=torch.float64, device=device)
         self.f = 1.0 - eta64 * torch.as_tensor(lams, dtype=torch.float64, device=device) / n  # spec: eta*lam < n
         self.eta = eta64.to(dtype)
-        powers = self.f.unsqueeze(0) ** torch.arange(steps + 1, dtype=torch.float64, device=device).unsqueeze(1)
-        self.scale = powers.to(dtype).view(steps + 1, -1, 1, 1)  # s_t per member, (steps + 1, K, 1, 1)
-        self.inverse = (1 / powers).to(dtype).view(steps + 1, -1, 1, 1)
-        later = torch.cat([powers[:steps].flip(0).cumsum(0).flip(0), torch.zeros_like(powers[:1])])  # sum_{t>=j}
-        self.tail = (later[1:] / powers[1:]).to(dtype).view(steps, -1, 1, 1)
-        self.total_scale = later[0].to(dtype).view(-1, 1, 1)
-        self.t = 0  # steps taken since the last fold
+        self.segment = segment_steps(self.f, steps)
+        powers = self.f.unsqueeze(0) ** torch.arange(self.segment + 1, dtype=torch.float64, device=device).unsqueeze(1)
+        self.scale = powers.to(dtype).view(self.segment + 1, -1, 1, 1)  # s_t per member, (segment + 1, K, 1, 1)
+        self.inverse = (1 / powers).to(dtype).view(self.segment + 1, -1, 1, 1)
+        if self.segment == steps:  # the epoch's powers are normal float64 numbers: sums in the order they run
+            later = torch.cat([powers[:steps].flip(0).cumsum(0).flip(0), torch.zeros_like(powers[:1])])
+            tail, total = later[1:] / powers[1:], later[0]
+        else:  # the geometric sums in closed form, where f^t underflows float64 before the epoch ends
+            remaining = torch.arange(steps - 1, -1, -1, dtype=torch.float64, device=device).unsqueeze(1)
+            tail, total = _geometric(self.f, remaining), _geometric(self.f, torch.tensor(float(steps)))
+        self.tail = tail.to(dtype).view(steps, -1, 1, 1)
+        self.total_scale = total.to(dtype).view(-1, 1, 1)
+        self.t = 0  # steps taken since the last renormalization
+        self.step = 0  # steps taken since the epoch's start
         self._eta_over_m: dict[int, torch.Tensor] = {}
 
     def eta_over(self, m_b: int) -> torch.Tensor:
@@ -224,12 +239,34 @@ class Hyper:
             self._eta_over_m[m_b] = (self.eta / m_b).view(-1, 1, 1)
         return self._eta_over_m[m_b]
 
-    def fold(self, weights: list[torch.Tensor]) -> None:
+    def make_room(self, weights: list[torch.Tensor], steps: int) -> None:
+        """Renormalize first when the next `steps` steps would run past the segment."""
+        if self.t + steps > self.segment:
+            self.renormalize(weights)
+
+    def renormalize(self, weights: list[torch.Tensor]) -> None:
         """Make the stored weights the network's own again (W = s_t V) and restart the scale at 1."""
         if self.t:
             for w in weights:
                 w.mul_(self.scale[self.t])
         self.t = 0
+
+    def fold(self, weights: list[torch.Tensor]) -> None:
+        """The epoch's end: the network's own weights, and the next epoch's steps counted from 0."""
+        self.renormalize(weights)
+        self.step = 0
+
+
+def segment_steps(f: torch.Tensor, steps: int) -> int:
+    """The most steps (at most `steps`, at least 1) over which f^t stays >= MIN_SCALE for every member."""
+    shrink = -torch.log(f.min()).item()
+    return steps if shrink * steps <= -math.log(MIN_SCALE) else max(1, int(-math.log(MIN_SCALE) / shrink))
+
+
+def _geometric(f: torch.Tensor, terms: torch.Tensor) -> torch.Tensor:
+    """sum_{j < terms} f^j per member, accurate for f near 1 and where f^terms underflows."""
+    c = 1 - f
+    return torch.where(c > 0, -torch.expm1(terms * torch.log1p(-c)) / c.clamp_min(1e-300), terms * torch.ones_like(f))
 
 
 def steps_per_gemm(width: int, m: int) -> int:
@@ -257,8 +294,10 @@ def sgd_steps(weights, biases, x, y, bounds: list[int], hyper: Hyper, stats: Ste
     gradient=False applies the decay part alone (a pure-decay control).
     """
     steps = len(bounds) - 1
+    hyper.make_room(weights, steps)
     if not gradient:
         hyper.t += steps
+        hyper.step += steps
         return
     w1, rest_w = weights[0], weights[1:]
     k, g, n_in = len(w1), len(x), x.shape[2]
@@ -268,8 +307,9 @@ def sgd_steps(weights, biases, x, y, bounds: list[int], hyper: Hyper, stats: Ste
     updates = torch.empty_like(base)  # D_u, grouped
     tails = torch.empty_like(base) if stats is not None else None  # rows of R_u eta g_u (StepStats)
     for lo, hi in zip(bounds, bounds[1:]):
-        s, inverse_next, tail = hyper.scale[hyper.t], hyper.inverse[hyper.t + 1], hyper.tail[hyper.t]
+        s, inverse_next, tail = hyper.scale[hyper.t], hyper.inverse[hyper.t + 1], hyper.tail[hyper.step]
         hyper.t += 1
+        hyper.step += 1
         z1 = base[:, lo:hi]
         if lo:
             z1 = torch.baddbmm(z1, gram[:, lo:hi, :lo], updates[:, :lo], alpha=-1)
