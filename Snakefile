@@ -36,10 +36,16 @@ rule all:
         f"reports/{KEY}/report.md",
 
 
+onstart:
+    claim_the_study()
+
+
 onsuccess:
     print_runs_address()
+    print_tracking_notices()
 
 
 onerror:
     end_study_run_if_started("FAILED")
     print_failures(log)
+    print_tracking_notices()

@@ -19,7 +19,10 @@ from mlflow.entities import ViewType
 from mlflow.tracking import MlflowClient
 
 from decaylab import sync
+from decaylab.tracking import RUN_DIR_TAG, project_key
 from decaylab.train import run_job
+
+ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.slow
 EPOCHS = 40  # the server is killed after epoch 5: the job goes on without it for the rest
@@ -80,17 +83,19 @@ def test_a_server_killed_mid_job_costs_the_tracking_not_the_training(tmp_path):
     server = _server(tmp_path, port)  # the store is back
     try:
         os.environ["MLFLOW_TRACKING_URI"] = uri
-        assert sync.main([str(tmp_path / "results/s")]) == 0
+        os.chdir(tmp_path)  # sync runs in the project, as the job did
+        assert sync.main(["results/s"]) == 0
         live = _live_runs(uri)
-        assert sorted(r.data.tags["decaylab.out"] for r in live) == [str(f.resolve()) for f in folders]
+        assert sorted(r.data.tags[RUN_DIR_TAG] for r in live) == [project_key(f) for f in folders]
         assert {r.info.status for r in live} == {"FINISHED"}
         client = MlflowClient(tracking_uri=uri)
         for run in live:
             assert client.get_metric_history(run.info.run_id, "net/acc_train")[-1].step == EPOCHS
         assert all(json.loads((f / "run.json").read_text())["tracking"] == "logged" for f in folders)
-        assert sync.main([str(tmp_path / "results/s")]) == 0  # again: nothing twice
+        assert sync.main(["results/s"]) == 0  # again: nothing twice
         assert len(_live_runs(uri)) == 2
     finally:
+        os.chdir(ROOT)
         os.environ.pop("MLFLOW_TRACKING_URI")
         os.killpg(server.pid, signal.SIGKILL)
 
@@ -126,3 +131,51 @@ def test_a_locked_sqlite_store_leaves_no_run_running_and_cleanup_never_crashes(t
     assert all((r.out and (Path(r.out) / "metrics.parquet").exists()) for r in runs)
     assert "RUNNING" not in {r.info.status for r in _live_runs(tracking)}
     assert "the tracking store failed" in capsys.readouterr().err
+
+
+def test_a_study_finishes_through_a_store_outage_and_sync_files_its_runs_under_the_study(tmp_path):
+    """The tracking server dies once the first training job has started: every later job trains offline, the
+    study ends normally with one line counting the pending runs, and decaylab.sync files each under the study."""
+    import os
+    import re
+    import signal
+
+    from test_workflow import ONE_JOB_PER_CELL, scratch_workflow
+
+    (tmp_path / "work").mkdir()
+    work = scratch_workflow(tmp_path / "work")
+    port = _free_port()
+    uri = f"http://127.0.0.1:{port}"
+    server = _server(tmp_path, port)
+    env = dict(os.environ, MLFLOW_TRACKING_URI=uri)
+    study = subprocess.Popen([sys.executable, "-m", "snakemake", "--cores", "2", *ONE_JOB_PER_CELL], cwd=work, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 300
+    while not any((work / "logs/smoke/synthetic/train").glob("*.log")) and time.time() < deadline:
+        time.sleep(0.2)
+    os.killpg(server.pid, signal.SIGKILL)
+    out, _ = study.communicate(timeout=900)
+    assert study.returncode == 0, out[-3000:]
+    folders = sorted((work / "results/smoke/synthetic/runs").rglob("run.json"))
+    assert len(folders) == 8 and (work / "reports/smoke/synthetic/report.md").exists()
+    pending = [f.parent for f in folders if json.loads(f.read_text())["tracking"] == "pending"]
+    lines = re.findall(r"^decaylab: (\d+) of 8 runs are not in MLflow yet.*decaylab\.sync results/smoke/synthetic$",
+                       out, flags=re.M)
+    assert lines == [str(len(pending))] and len(pending) >= 4, out[-3000:]
+    assert "not published to MLflow" in out and "unexpected" not in out and "a bug" not in out
+
+    server = _server(tmp_path, port)  # the store is back
+    try:
+        os.environ["MLFLOW_TRACKING_URI"] = uri
+        os.chdir(work)
+        for _ in range(2):  # twice: nothing is filed twice
+            assert sync.main(["results/smoke/synthetic"]) == 0
+        live = _live_runs(uri)
+        (parent,) = [r for r in live if r.data.tags.get("decaylab.role") == "study"]
+        children = [r for r in live if r is not parent]
+        assert sorted(r.data.tags[RUN_DIR_TAG] for r in children) == sorted(project_key(f.parent) for f in folders)
+        assert {r.data.tags["mlflow.parentRunId"] for r in children} == {parent.info.run_id}
+    finally:
+        os.chdir(ROOT)
+        os.environ.pop("MLFLOW_TRACKING_URI")
+        os.killpg(server.pid, signal.SIGKILL)

@@ -3,7 +3,9 @@
 import subprocess
 import sys
 
-from decaylab.snake import failure_summary
+import pytest
+
+from decaylab.snake import StudyRunningError, failure_summary, hold_study_lock, invocation, stale_snakemake_lock
 
 
 def _script(tmp_path, *body: str) -> subprocess.CompletedProcess:
@@ -48,3 +50,34 @@ def test_failure_summary_reads_each_failed_jobs_last_line(tmp_path):
     assert failure_summary([str(main)]) == ["decaylab: first cause; fix A",
                                             f"decaylab: a job failed; see {tmp_path}/b.log"]
     assert failure_summary([str(tmp_path / "absent.log")]) == []
+
+
+@pytest.mark.parametrize("argv,expected", [
+    (["{cwd}/.venv/bin/snakemake", "--cores", "2", "--configfile", "my.yaml", "--config", "study=book",
+      "dataset=mnist-5k"], ".venv/bin/snakemake --cores 2 --configfile my.yaml --config study=book dataset=mnist-5k"),
+    (["/usr/bin/snakemake", "-R", "aggregate", "figures", "--config", "study=grid", "--unlock", "-n"],
+     "/usr/bin/snakemake --config study=grid"),
+    (["/usr/bin/snakemake", "--forcerun=report", "--cores=2", "--config", "note=it's"],
+     "/usr/bin/snakemake --cores=2 --config 'note=it'\"'\"'s'"),
+])
+def test_a_printed_fix_repeats_the_users_command_less_what_acted_once(tmp_path, argv, expected):
+    assert invocation([word.format(cwd=tmp_path) for word in argv], cwd=tmp_path) == expected
+
+
+def test_a_live_study_refuses_a_second_invocation_until_it_ends(tmp_path, monkeypatch):
+    """decaylab's lock is held by the live process (another one here) and goes with it, kill -9 included."""
+    monkeypatch.chdir(tmp_path)
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from decaylab.snake import hold_study_lock; "
+                               "hold_study_lock('smoke/synthetic'); print('held', flush=True); time.sleep(60)"],
+                              stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    (tmp_path / ".snakemake/locks").mkdir(parents=True)
+    (tmp_path / ".snakemake/locks/0.output.lock").write_text("x")
+    assert not stale_snakemake_lock("smoke/synthetic")  # its owner lives: no --unlock in a fix
+    with pytest.raises(StudyRunningError, match=rf"smoke/synthetic is already running .*pid {holder.pid}"):
+        hold_study_lock("smoke/synthetic")
+    hold_study_lock("book/synthetic")  # another study is free to run beside it
+    holder.kill()
+    holder.wait()
+    assert stale_snakemake_lock("smoke/synthetic")  # its owner is gone: a fix begins with --unlock
+    hold_study_lock("smoke/synthetic")

@@ -103,7 +103,7 @@ def test_the_study_run_is_its_home_page(smoke):
     """The parent run shows the verdicts, the study's setting, headline numbers and the report with its figures."""
     client = MlflowClient(tracking_uri=f"sqlite:///{smoke / 'mlflow.db'}")
     parent = json.loads((smoke / "results/smoke/synthetic/mlflow.json").read_text())
-    run = client.get_run(parent["parent_run_id"])
+    (run,) = client.search_runs([parent["experiment_id"]], filter_string="tags.`decaylab.role` = 'study'")
     claims = json.loads((smoke / "reports/smoke/synthetic/claims.json").read_text())["claims"]
     note = run.data.tags["mlflow.note.content"]
     for key, claim in claims.items():
@@ -285,13 +285,15 @@ DAMAGES = {  # folder: (damage, why)
 
 def test_damaged_runs_stop_the_study_naming_them_and_the_fix_retrains_them(smoke, tmp_path):
     """Never "Nothing to be done" over a damaged run (truncated, garbage, another cell's values, deleted): one
-    line names each and the command that retrains them; that command does, and the claims come back identical."""
+    line names each and the command that retrains them, the user's own (a --configfile overlay included);
+    pasted as printed, it does, and the claims come back identical."""
     work = tmp_path / "work"
     shutil.copytree(smoke, work, symlinks=True)
+    (work / "overlay.yaml").write_text("members_per_job: 0\n")  # as the smoke fixture packed its jobs
     for folder, (damage, _) in DAMAGES.items():
         damage(work / folder)
     started = time.time()
-    stopped = snakemake(work)
+    stopped = snakemake(work, "--configfile", "overlay.yaml")
     output = stopped.stdout + stopped.stderr
     assert stopped.returncode != 0 and time.time() - started < 60 and "Nothing to be done" not in output
     last = output.strip().splitlines()[-1]
@@ -299,13 +301,24 @@ def test_damaged_runs_stop_the_study_naming_them_and_the_fix_retrains_them(smoke
     assert sum(f"{folder} is damaged: {why}" in last for folder, (_, why) in DAMAGES.items()) == 2
     assert "and 2 more (all listed in logs/smoke/synthetic/damaged-runs.txt)" in last
     assert sorted((work / "logs/smoke/synthetic/damaged-runs.txt").read_text().split()) == sorted(DAMAGES)
-    assert ("Retrain them: rm -rf $(cat logs/smoke/synthetic/damaged-runs.txt) results/smoke/synthetic/runs.csv "
-            "&& snakemake") in last
-    for folder in DAMAGES:  # the fix the line gives
-        shutil.rmtree(work / folder, ignore_errors=True)
-    (work / "results/smoke/synthetic/runs.csv").unlink()
-    fixed = snakemake(work, "--forcerun", "aggregate")
+    fix = last.split("Retrain them: ", 1)[1]
+    assert fix.startswith("rm -rf $(cat logs/smoke/synthetic/damaged-runs.txt) results/smoke/synthetic/runs.csv && ")
+    assert "--config study=smoke members_per_job=0 --configfile overlay.yaml --forcerun aggregate" in fix
+    fixed = subprocess.run(["bash", "-c", fix], cwd=work, capture_output=True, text=True, timeout=900)
     assert fixed.returncode == 0, fixed.stderr[-3000:]
     assert all((work / folder / "metrics.parquet").exists() for folder in DAMAGES)
     assert (json.loads((work / "reports/smoke/synthetic/claims.json").read_text())
             == json.loads((smoke / "reports/smoke/synthetic/claims.json").read_text()))
+
+
+def test_a_moved_and_retrained_project_keeps_one_live_mlflow_run_per_folder(smoke, tmp_path):
+    """Runs are known to MLflow by the project and their folder within it, not by the disk: a copy of the
+    project elsewhere, retrained, retires the runs it replaces."""
+    work = tmp_path / "moved"
+    shutil.copytree(smoke, work, symlinks=True)
+    result = snakemake(work, "--forceall")
+    assert result.returncode == 0, result.stderr[-3000:]
+    live = [r for r in _mlflow_runs(work) if r.info.lifecycle_stage == "active"]
+    folders = [r.data.tags[RUN_DIR_TAG] for r in live if r.data.tags.get("decaylab.role") != "study"]
+    assert len(folders) == len(set(folders)) == 8
+    assert [r.data.tags.get("decaylab.role") for r in live].count("study") == 1

@@ -304,14 +304,17 @@ def render_html(markdown_text: str, report_dir: Path) -> str:
 
 
 def publish(parent: dict, claims: dict, description: str, params: dict, report_md: Path, html_out: Path,
-            files: list[Path]) -> None:
-    """Render report.md to HTML and make the study's MLflow parent run its home page (see tracking.publish_study)."""
-    from decaylab.tracking import publish_study
+            files: list[Path], unpublished: Path) -> None:
+    """Render report.md to HTML and make the study's MLflow parent run its home page (see tracking.publish_study).
+    A store that fails here costs only the home page: its cause goes to `unpublished`, which the study prints on
+    the console when it ends, with the command that publishes it (snake.unpublished_notice)."""
+    from decaylab.tracking import publish_study, store_failure
 
     write_text(html_out, render_html(report_md.read_text(), report_md.parent))
     try:
         publish_study(parent, study_note(claims, description), params, claim_tags(claims),
                       headline_numbers(claims), [report_md, html_out, *files])
+        unpublished.unlink(missing_ok=True)
     except Exception as exc:  # the report is written; the store is only its view
-        print(f"decaylab: report written, not published to MLflow ({type(exc).__name__}: {exc}); publish it "
-              "once the store is back: snakemake --forcerun report", file=sys.stderr)
+        print(f"decaylab: report written, not published to MLflow ({store_failure(exc)})", file=sys.stderr)
+        write_text(unpublished, store_failure(exc) + "\n")

@@ -1,9 +1,12 @@
 """Helpers for the Snakemake scripts in workflow/scripts/ (which stay a few lines each) and the Snakefile's
 error handler: a failed job prints one line naming the cause and the fix; its traceback stays in its log."""
 
+import fcntl
 import os
 import re
+import shlex
 import sys
+import time
 import traceback
 from contextlib import contextmanager
 from pathlib import Path
@@ -64,3 +67,82 @@ def failure_summary(snakemake_logs: list[str]) -> list[str]:
             if line not in lines:
                 lines.append(line)
     return lines
+
+
+ONE_TIME_OPTIONS = {"--forcerun", "-R", "--forceall", "-F", "--unlock", "--dry-run", "--dryrun", "-n", "--touch", "-t",
+                    "--until", "-U", "--omit-from", "-O"}  # what a pasted fix must not repeat (with their values)
+
+
+def invocation(argv: list[str], cwd: Path | None = None) -> str:
+    """The user's snakemake command (config files, --config items and the other options as given), for the fixes
+    decaylab prints: pasted, they run the same study. Options that acted once (forcing, unlocking, dry runs) are
+    left out; the program is named as the user can type it from the project."""
+    cwd = cwd or Path.cwd()
+    program = Path(argv[0])
+    if program.name == "__main__.py":  # python -m snakemake
+        program, module = Path(sys.executable), ["-m", "snakemake"]
+    else:
+        module = []
+    if program.is_absolute() and program.is_relative_to(cwd):
+        program = program.relative_to(cwd)
+    words, skipping = [str(program), *module], False
+    for word in argv[1:]:
+        option = word.split("=", 1)[0]
+        if word.startswith("-"):
+            skipping = option in ONE_TIME_OPTIONS
+        if not skipping:
+            words.append(word)
+    return shlex.join(words)
+
+
+def unpublished_notice(cause_file: Path, rerun: str) -> str | None:
+    """The closing line when the report step could not publish the study's page to MLflow."""
+    if not cause_file.exists():
+        return None
+    return (f"{MARK}report written, not published to MLflow ({cause_file.read_text().strip()}); publish it once the "
+            f"store is back: {rerun} --forcerun report")
+
+
+class StudyRunningError(ExpectedError):
+    """The study is already being run by another invocation in this folder."""
+
+
+_held_locks = []  # open for the life of the snakemake process: the kernel releases them when it ends, kill -9 too
+
+
+def _study_lock_file(key: str) -> Path:
+    path = Path(".snakemake") / "decaylab" / f"{key.replace('/', '__')}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def hold_study_lock(key: str) -> None:
+    """decaylab's own lock on a running study (onstart): a second invocation of the same study in this folder is
+    refused while the first lives, also after `snakemake --unlock` removed Snakemake's own locks."""
+    lock = open(_study_lock_file(key), "a+")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        holder = lock.read().strip() or "another snakemake process"
+        lock.close()
+        raise StudyRunningError(f"study {key} is already running in this folder ({holder}); wait for it to end, "
+                                "or stop that process, then run your command again") from None
+    lock.truncate(0)
+    lock.write(f"pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+    lock.flush()
+    _held_locks.append(lock)
+
+
+def stale_snakemake_lock(key: str) -> bool:
+    """Whether Snakemake's lock was left by an invocation that is gone (killed: no process holds the study's
+    decaylab lock), so that a fix must begin with --unlock."""
+    if not any(Path(".snakemake/locks").glob("*.lock")):
+        return False
+    with open(_study_lock_file(key), "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    return True

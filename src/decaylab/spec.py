@@ -267,7 +267,7 @@ class Job:
     threads: int = 1
     block_steps: int = 500
     experiment: str = defaults(schema())["experiment"]
-    parent_run_id: str | None = None
+    study_results: str | None = None  # the study's results folder: its runs are children of the study's MLflow run
 
     def __post_init__(self):
         if not self.runs:

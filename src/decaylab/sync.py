@@ -25,6 +25,16 @@ def pending_runs(results: list[Path]) -> list[Path]:
     return [path.parent for root in results for path in sorted(root.glob("runs/**/run.json")) if pending(path)]
 
 
+def pending_notice(results: Path) -> str | None:
+    """The study's closing line when some of its runs are not in MLflow yet: how many, and the command."""
+    pending = pending_runs([results])
+    if not pending:
+        return None
+    total = sum(1 for _ in results.glob("runs/**/run.json"))
+    return (f"decaylab: {len(pending)} of {total} runs are not in MLflow yet (its store could not be used); "
+            f"log them once it is back: .venv/bin/python -m decaylab.sync {results}")
+
+
 def log_run(folder: Path, client, experiment_id: str, experiment: str) -> str:
     """Log one pending run folder into an experiment; returns the new MLflow run id."""
     import pandas as pd
@@ -35,9 +45,11 @@ def log_run(folder: Path, client, experiment_id: str, experiment: str) -> str:
     summary = json.loads((folder / "run.json").read_text())
     name, params, tags = tracking.run_identity(summary["run"], summary["config"], summary["git_commit"], str(folder))
     tracking.supersede(client, experiment_id, tracking.RUN_DIR_TAG, tags[tracking.RUN_DIR_TAG])
-    study_run = Path("results") / summary["run"]["study"] / "mlflow.json"  # the study's parent run, if any
-    if study_run.exists():
-        tags["mlflow.parentRunId"] = json.loads(study_run.read_text())["parent_run_id"]
+    record = summary["run"]
+    if record.get("study") and "runs" in folder.parts:  # results/<study>/<dataset>/runs/...: under the study's run
+        results = Path(*folder.parts[: folder.parts.index("runs")])
+        tags["mlflow.parentRunId"] = tracking.study_run_id(client, experiment_id, record["study"], record["dataset"],
+                                                           str(results))
     run = tracking.TrackedRun(tracking.Store(client, experiment_id), name, params, tags)
     table = pd.read_parquet(folder / METRICS)
     for epoch, rows in table.groupby("epoch"):
@@ -67,6 +79,10 @@ def main(argv=None) -> int:
             log_run(folder, *stores[experiment], experiment)
     except ExpectedError as exc:
         print(f"decaylab: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # the store's own errors (a damaged SQLite file, a refused write)
+        print(f"decaylab: the tracking store failed ({tracking.store_failure(exc)}); nothing more was logged",
+              file=sys.stderr)
         return 2
     print(f"decaylab: logged {len(folders)} run{'s' * (len(folders) != 1)} that the store lacked", file=sys.stderr)
     return 0

@@ -14,6 +14,7 @@ import os
 import socket
 import sys
 import time
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote, urlparse
@@ -23,8 +24,9 @@ from decaylab.spec import config_hash, literal
 
 DEFAULT_URI = "sqlite:///mlflow.db"
 UI_ADDRESS = "http://127.0.0.1:5000"  # where `mlflow ui` serves by default
-RUN_DIR_TAG = "decaylab.out"
-RESULTS_TAG = "decaylab.results"
+RUN_DIR_TAG = "decaylab.run_folder"  # project_key of the run's folder
+RESULTS_TAG = "decaylab.results_folder"  # project_key of the study's results folder
+PROJECT_FILE = Path("results") / ".project"  # the project's id, beside the results it names
 SUPERSEDED_TAG = "decaylab.superseded"
 NOTE_TAG = "mlflow.note.content"  # the description the UI shows for a run or an experiment
 
@@ -45,15 +47,25 @@ def bound_store_calls() -> None:
 
 class Store:
     """A job's connection to the tracking store. The first failed call takes it offline for the rest of the
-    job (one line on stderr); later calls are skipped, so a dead or locked store never stops the training."""
+    job (one line on stderr); later calls are skipped, so a dead, locked, read-only or damaged store never stops
+    the training. `open` gives a Store that is offline from the start when the store cannot even be opened."""
 
-    def __init__(self, client, experiment_id: str):
+    def __init__(self, client, experiment_id: str | None):
         self.client, self.experiment_id, self.failure = client, experiment_id, None
+
+    @classmethod
+    def open(cls, experiment: str) -> "Store":
+        tracking_uri()  # a URI decaylab does not support is the user's to fix, before anything runs
+        store = cls(None, None)
+        opened = store.call(client_and_experiment, experiment)
+        if opened:
+            store.client, store.experiment_id = opened
+        return store
 
     def close_runs(self, runs: list["TrackedRun"], status: str) -> None:
         """After a failure: one more try to end the job's MLflow runs, so that none stays RUNNING once the store
         is back (if it is still down, decaylab.sync retires them later)."""
-        if self.failure:
+        if self.failure and self.client is not None:
             self.failure, reason = None, self.failure
             for run in runs:
                 if run.run_id is not None:
@@ -67,10 +79,20 @@ class Store:
         try:
             return fn(*args, **kwargs)
         except Exception as exc:  # any store error: MlflowException, sqlite3/SQLAlchemy, requests
-            self.failure = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+            self.failure = store_failure(exc)
             print(f"decaylab: the tracking store failed ({self.failure}); training goes on, the runs are written "
                   "to their folders and logged later by `python -m decaylab.sync`", file=sys.stderr, flush=True)
             return None
+
+
+def store_failure(exc: BaseException) -> str:
+    """What went wrong with the store, in a line; a damaged SQLite file is named with the way out."""
+    first = str(exc).splitlines()[0][:200] if str(exc) else ""
+    if "not a database" in str(exc) or "malformed" in str(exc):
+        db = urlparse(tracking_uri()).path.lstrip("/") if urlparse(tracking_uri()).scheme == "sqlite" else "the store"
+        return (f"{db} is damaged ({first}): move it aside (mv {db} {db}.damaged); the next run starts a new one "
+                "and `python -m decaylab.sync` logs the runs it lacks")
+    return f"{type(exc).__name__}: {first}"
 
 
 def tracking_uri() -> str:
@@ -92,7 +114,7 @@ def check_reachable(uri: str, timeout: float = 5.0) -> None:
         socket.create_connection((parsed.hostname, port), timeout=timeout).close()
     except OSError as exc:
         raise TrackingError(f"MLflow tracking server {uri} is unreachable ({exc}); start it or fix "
-                            "MLFLOW_TRACKING_URI. Nothing was trained.") from exc
+                            "MLFLOW_TRACKING_URI") from exc
 
 
 @contextmanager
@@ -140,6 +162,25 @@ def _artifact_location(uri: str, name: str) -> str | None:
     return (Path(uri.removeprefix("sqlite:///")).resolve().parent / "mlartifacts" / name).as_uri()
 
 
+def project_key(folder: str | Path) -> str:
+    """A folder's identity in MLflow: the project's id and the folder's path within the project (the working
+    directory), so that it survives moving or copying the project, while two projects on one tracking server never
+    retire each other's runs. The id is a UUID in results/.project, made once; it moves and copies with results/."""
+    try:
+        project = PROJECT_FILE.read_text().strip()
+    except FileNotFoundError:
+        PROJECT_FILE.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with open(PROJECT_FILE, "x") as fh:  # the first job to get here writes it; the others read it
+                fh.write(uuid.uuid4().hex + "\n")
+        except FileExistsError:
+            pass
+        project = PROJECT_FILE.read_text().strip()
+    path = Path(os.path.abspath(folder))
+    where = path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
+    return f"{project}:{where.as_posix()}"
+
+
 def quoted(value: str) -> str:
     """A string literal for an MLflow filter, in the quote character the value does not contain."""
     for mark in ("'", '"'):
@@ -172,9 +213,9 @@ def run_identity(record: dict, config: dict, commit: str | None, out: str) -> tu
     from decaylab.integrity import recorded_run
 
     run = recorded_run(record, out)
-    tags = {RUN_DIR_TAG: str(Path(out).resolve()),  # two checkouts on one server never retire each other's runs
-            "decaylab.cell": run.label(), "decaylab.study": run.study, "decaylab.dataset": run.dataset,
-            "decaylab.config_hash": config_hash(config), "git_commit": commit or "unknown"}
+    tags = {RUN_DIR_TAG: project_key(out), "decaylab.cell": run.label(), "decaylab.study": run.study,
+            "decaylab.dataset": run.dataset, "decaylab.config_hash": config_hash(config),
+            "git_commit": commit or "unknown"}
     return run.label(with_seed=True), {**config, "arm": run.arm, "n": run.n}, tags
 
 
@@ -186,7 +227,7 @@ class TrackedRun:
         from mlflow.entities import Param
 
         self.store, self.ended = store, False
-        created = store.call(store.client.create_run, store.experiment_id, run_name=name, tags=tags)
+        created = store.call(lambda: store.client.create_run(store.experiment_id, run_name=name, tags=tags))
         self.run_id = created.info.run_id if created else None
         self._call("log_batch", params=[Param(k, literal(v)) for k, v in params.items() if v not in (None, "")])
 
@@ -217,30 +258,66 @@ class TrackedRun:
 
 
 def start_study_run(experiment: str, study: str, dataset: str, results: str) -> dict:
-    """The study's parent run (its grid points become child runs); returns what jobs need to attach.
+    """What jobs need to find the study's parent run (its grid points become child runs), starting that run.
 
-    A parent started earlier for the same results folder is retired (see `supersede`): one live study.
+    A parent started earlier for the same results folder is retired (see `supersede`): one live study. A store
+    that cannot be used now costs only the tracking: the jobs train offline and `decaylab.sync` files their runs.
     """
     from decaylab.glossary import experiment_note
 
-    client, experiment_id = client_and_experiment(experiment)
-    client.set_experiment_tag(experiment_id, NOTE_TAG, experiment_note())
-    results = str(Path(results).resolve())
-    supersede(client, experiment_id, RESULTS_TAG, results)
+    store = Store.open(experiment)
+    if store.experiment_id is not None:
+        store.call(store.client.set_experiment_tag, store.experiment_id, NOTE_TAG, experiment_note())
+        store.call(supersede, store.client, store.experiment_id, RESULTS_TAG, project_key(results))
+        store.call(_new_study_run, store.client, store.experiment_id, study, dataset, results)
+    return {"tracking_uri": tracking_uri(), "experiment": experiment, "experiment_id": store.experiment_id,
+            "study": study, "dataset": dataset, "results": str(results),
+            "runs_address": runs_address(store.experiment_id, study, dataset) if store.experiment_id else None}
+
+
+def _new_study_run(client, experiment_id: str, study: str, dataset: str, results: str) -> str:
     run = client.create_run(experiment_id, run_name=f"study {study} · {dataset}",
                             tags={"decaylab.study": study, "decaylab.dataset": dataset, "decaylab.role": "study",
-                                  RESULTS_TAG: results})
-    return {"tracking_uri": tracking_uri(), "experiment": experiment, "experiment_id": experiment_id,
-            "parent_run_id": run.info.run_id, "runs_address": runs_address(experiment_id, study, dataset)}
+                                  RESULTS_TAG: project_key(results)})
+    return run.info.run_id
+
+
+def study_run_id(client, experiment_id: str, study: str, dataset: str, results: str) -> str:
+    """The live parent run of the study whose results folder is `results`; started anew (with a notice) when it
+    was deleted or is missing, so that no child or verdict goes to a deleted run."""
+    with _study_lock(results):
+        live = client.search_runs([experiment_id], filter_string=f"tags.`{RESULTS_TAG}` = "
+                                  f"{quoted(project_key(results))} and tags.`decaylab.role` = 'study'",
+                                  order_by=["attributes.start_time DESC"], max_results=1)
+        if live:
+            return live[0].info.run_id
+        print(f"decaylab: the MLflow run of study {study} on {dataset} is missing or deleted; a new one is started",
+              file=sys.stderr, flush=True)
+        return _new_study_run(client, experiment_id, study, dataset, results)
+
+
+@contextmanager
+def _study_lock(results: str):
+    """One process at a time looks up (and maybe starts) a study's run: parallel jobs start one, not several."""
+    Path(results).mkdir(parents=True, exist_ok=True)
+    with open(Path(results) / ".study-run.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _study_client(parent: dict):
+    """An MlflowClient on the study's store and its live parent run's id (see study_run_id)."""
+    bound_store_calls()
+    client, experiment_id = client_and_experiment(parent["experiment"])
+    return client, study_run_id(client, experiment_id, parent["study"], parent["dataset"], parent["results"])
 
 
 def publish_study(parent: dict, note: str, params: dict, tags: dict, metrics: dict, files: list[Path]) -> None:
     """Make the study's parent run its home page: description, params, tags, headline metrics, artifacts."""
     from mlflow.entities import Metric, Param, RunTag
-    from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(tracking_uri=parent["tracking_uri"])
-    run_id, now = parent["parent_run_id"], int(time.time() * 1000)
+    client, run_id = _study_client(parent)
+    now = int(time.time() * 1000)
     client.log_batch(run_id, params=[Param(k, literal(v)) for k, v in params.items()],
                      tags=[RunTag(NOTE_TAG, note), *(RunTag(k, v) for k, v in tags.items())],
                      metrics=[Metric(k, v, now, 0) for k, v in metrics.items()])
@@ -250,17 +327,17 @@ def publish_study(parent: dict, note: str, params: dict, tags: dict, metrics: di
 
 def browse_hint(parent: dict) -> str:
     """Where a study's runs are in the UI, and how to start it."""
+    if not parent["runs_address"]:
+        return "runs: not in MLflow yet (the store could not be used; see the line on pending runs)"
     return (f"runs: {parent['runs_address']} "
             f"(start the UI: .venv/bin/mlflow ui --backend-store-uri {parent['tracking_uri']})")
 
 
 def end_study_run(parent: dict, status: str) -> None:
     """End the study's parent run; a store that fails here costs only the run's status (one line says so)."""
-    from mlflow.tracking import MlflowClient
-
-    bound_store_calls()
     try:
-        MlflowClient(tracking_uri=parent["tracking_uri"]).set_terminated(parent["parent_run_id"], status=status)
+        client, run_id = _study_client(parent)
+        client.set_terminated(run_id, status=status)
     except Exception as exc:
         print(f"decaylab: could not end the study's MLflow run ({type(exc).__name__}); it ends at the next run of "
               "the study", file=sys.stderr)

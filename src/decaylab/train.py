@@ -39,18 +39,20 @@ def run_job(job: Job) -> list[dict]:
     from decaylab import tracking
 
     torch.set_num_threads(job.threads)
-    store = tracking.Store(*tracking.client_and_experiment(job.experiment))  # unreachable: nothing is trained
+    store = tracking.Store.open(job.experiment)  # a store that cannot be used now: the runs are pending
     for run in job.runs:
         check_writable(Path(run.out))
     splits = load_splits(job)
     started, started_at = time.time(), datetime.now(timezone.utc).isoformat()
     commit = git_commit()
     records = []
+    parent = job.study_results and store.call(tracking.study_run_id, store.client, store.experiment_id,
+                                              job.shared.study, job.shared.dataset, job.study_results)
     with StopSignal().installed() as stop:
         try:
             with stop.deferred():
                 for run in job.runs:
-                    records.append(RunRecords(run, _start_tracked(store, job, run, commit)))
+                    records.append(RunRecords(run, _start_tracked(store, job, run, commit, parent)))
             module = fit_ensemble(job, splits, _recorder(records, job.shared.epochs, stop))
             timing = {"wall_time_s": round(time.time() - started, 3), "started_at": started_at,
                       "finished_at": datetime.now(timezone.utc).isoformat()}
@@ -72,14 +74,14 @@ def run_job(job: Job) -> list[dict]:
             raise
 
 
-def _start_tracked(store, job: Job, run, commit: str | None):
-    """The run's MLflow run (a child of the study's run), retiring any earlier one of the same folder."""
+def _start_tracked(store, job: Job, run, commit: str | None, parent: str | None):
+    """The run's MLflow run (a child of the study's run `parent`), retiring any earlier one of the same folder."""
     from decaylab import tracking
 
     name, params, tags = tracking.run_identity(run.record(), job.run_config(run), commit, run.out)
     store.call(tracking.supersede, store.client, store.experiment_id, tracking.RUN_DIR_TAG, tags[tracking.RUN_DIR_TAG])
-    if job.parent_run_id:
-        tags["mlflow.parentRunId"] = job.parent_run_id
+    if parent:
+        tags["mlflow.parentRunId"] = parent
     return tracking.TrackedRun(store, name, params, tags)
 
 

@@ -7,9 +7,11 @@ from decaylab.figures import FIGURES
 from decaylab.report import figure_labels
 from decaylab.integrity import DamagedRunError, check_study
 from decaylab.resources import ResourceError, plan
-from decaylab.snake import failure_summary, summary_line
+from decaylab.snake import (StudyRunningError, failure_summary, hold_study_lock, invocation, stale_snakemake_lock, summary_line,
+                            unpublished_notice)
 from decaylab.spec import ConfigError, jobs, runs, skipped_arms, study_params, validate
 
+RERUN = invocation(sys.argv)  # the user's own command: every fix decaylab prints repeats it
 PACKING_CHOSEN = "members_per_job" in config  # set by the user (before the schema's default fills it in)
 try:
     config.update(validate(config))  # the schema's defaults filled in; names a bad key and the allowed values
@@ -29,9 +31,9 @@ def announce(line: str) -> None:
 # the default's split of a seed's cells goes without notice
 TRAIN_JOBS = jobs(RUNS, config["members_per_job"], notify=announce if PACKING_CHOSEN else lambda line: None)
 try:  # a damaged run folder is never taken for a finished run, nor aggregated
-    overrides = "".join(f" {key}={config[key]}" for key in ("dataset",) if config[key])
-    check_study(RUNS, Path(f"results/{KEY}/runs.csv"), f"snakemake --cores 2 --config study={STUDY}{overrides}",
-                Path(f"logs/{KEY}/damaged-runs.txt"), Path(f"reports/{KEY}/report.md"))
+    unlock = f"{RERUN} --unlock && " if stale_snakemake_lock(KEY) else ""  # left by a killed invocation
+    check_study(RUNS, Path(f"results/{KEY}/runs.csv"), unlock + RERUN, Path(f"logs/{KEY}/damaged-runs.txt"),
+                Path(f"reports/{KEY}/report.md"))
     print(f"decaylab: {plan(STUDY, len(RUNS), TRAIN_JOBS)}", file=sys.stderr)  # or refused: more than the machine
 except (DamagedRunError, ResourceError) as exc:
     sys.exit(summary_line(exc))
@@ -49,17 +51,34 @@ def run_files(name, study_runs=RUNS):
 
 
 def study_run():
-    """The study's MLflow parent run (results/<study>/<dataset>/mlflow.json), or None before tracking_setup wrote it."""
+    """Where the study's MLflow parent run is (results/<study>/<dataset>/mlflow.json), or None before tracking_setup."""
     path = f"results/{KEY}/mlflow.json"
     return json.loads(open(path).read()) if os.path.exists(path) else None
 
 
 def end_study_run_if_started(status):
     """Close the study's MLflow parent run (onerror); the report rule closes it on success."""
-    if parent := study_run():
+    if (parent := study_run()) and parent["experiment_id"]:
         from decaylab.tracking import end_study_run
 
         end_study_run(parent, status)
+
+
+def print_tracking_notices():
+    """The closing lines on what MLflow lacks: runs trained while its store was down, a report not published."""
+    from decaylab.sync import pending_notice
+
+    for line in (pending_notice(Path(f"results/{KEY}")), unpublished_notice(Path(f"logs/{KEY}/unpublished.txt"), RERUN)):
+        if line:
+            print(line, file=sys.stderr)
+
+
+def claim_the_study():
+    """onstart: decaylab's own lock on the study, or the refusal as the one line the user sees."""
+    try:
+        hold_study_lock(KEY)
+    except StudyRunningError as exc:
+        sys.exit(summary_line(exc))
 
 
 def print_failures(snakemake_logs):

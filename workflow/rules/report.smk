@@ -37,6 +37,7 @@ rule report:
         description=config["studies"][STUDY].get("description", ""),
         study_params=study_params(RUNS),
         skipped=SKIPPED,
+        unpublished=f"logs/{KEY}/unpublished.txt",
     conda:
         "../envs/decaylab.yaml"
     script:

@@ -15,5 +15,6 @@ with log_to(sm.log[0]):
                  sm.params.skipped)
     write_text(sm.output.overview, overview_rst(claims, sm.params.study_params))
     publish(parent, claims, sm.params.description, sm.params.study_params, Path(sm.output.report),
-            Path(sm.output.html), [Path(p) for p in (sm.input.claims, sm.input.table, *sm.input.figures)])
+            Path(sm.output.html), [Path(p) for p in (sm.input.claims, sm.input.table, *sm.input.figures)],
+            Path(sm.params.unpublished))
     end_study_run(parent, "FINISHED")

@@ -11,4 +11,4 @@ with log_to(sm.log[0]):
     parent = json.loads(open(sm.input.tracking).read())
     run_job(dataclasses.replace(sm.params.job, data_file=sm.input.data, accelerator=sm.params.accelerator,
                                 threads=sm.threads, experiment=parent["experiment"],
-                                parent_run_id=parent["parent_run_id"]))
+                                study_results=parent["results"]))
