@@ -27,3 +27,15 @@ def test_a_changed_verdict_is_caught_and_rewritten_side_by_side(tmp_path):
     assert text.startswith("# title\n\n") and text.endswith(f"{readme.END}\n\nmore\n") and "stale" not in text
     assert "| claim | data-a | data-b |" in text and "| 2. Decay rate | ✅ holds<br>" in text
     assert "`demo` claim 2: holds on data-a, fails on data-b" in text
+
+
+def test_a_damaged_claims_file_is_named_with_the_way_back(tmp_path, capsys):
+    (tmp_path / "reports/demo/data-a").mkdir(parents=True)
+    (tmp_path / "README.md").write_text(f"# title\n\n{readme.BEGIN}\nstale\n{readme.END}\n")
+    for damaged in ("{garbage", json.dumps({"claims": {"1_x": {"status": "holds"}}})):
+        (tmp_path / "reports/demo/data-a/claims.json").write_text(damaged)
+        assert readme.main(["--root", str(tmp_path)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"decaylab: {tmp_path}/reports/demo/data-a/claims.json is damaged")
+        assert "Traceback" not in err
+        assert "snakemake --cores 2 --config study=demo dataset=data-a" in err
