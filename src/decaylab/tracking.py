@@ -89,10 +89,15 @@ def store_failure(exc: BaseException) -> str:
     """What went wrong with the store, in a line; a damaged SQLite file is named with the way out."""
     first = str(exc).splitlines()[0][:200] if str(exc) else ""
     if "not a database" in str(exc) or "malformed" in str(exc):
-        db = urlparse(tracking_uri()).path.lstrip("/") if urlparse(tracking_uri()).scheme == "sqlite" else "the store"
+        db = sqlite_file(tracking_uri()) or "the store"
         return (f"{db} is damaged ({first}): move it aside (mv {db} {db}.damaged); the next run starts a new one "
                 "and `python -m decaylab.sync` logs the runs it lacks")
     return f"{type(exc).__name__}: {first}"
+
+
+def sqlite_file(uri: str) -> Path | None:
+    """The database file of a SQLite store's URI (relative or absolute, as given), None for any other store."""
+    return Path(uri.removeprefix("sqlite:///")) if urlparse(uri).scheme == "sqlite" else None
 
 
 def tracking_uri() -> str:
@@ -120,11 +125,10 @@ def check_reachable(uri: str, timeout: float = 5.0) -> None:
 @contextmanager
 def _first_use_lock(uri: str):
     """Serialize first use of a SQLite store: parallel alembic migrations corrupt a new database."""
-    parsed = urlparse(uri)
-    if parsed.scheme != "sqlite":
+    db = sqlite_file(uri)
+    if db is None:
         yield
         return
-    db = Path(uri.removeprefix("sqlite:///"))
     db.parent.mkdir(parents=True, exist_ok=True)
     with open(f"{db}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -157,9 +161,10 @@ def client_and_experiment(name: str):
 
 def _artifact_location(uri: str, name: str) -> str | None:
     """Artifacts of a SQLite store go beside the database (mlartifacts/), never into ./mlruns."""
-    if urlparse(uri).scheme != "sqlite":
+    db = sqlite_file(uri)
+    if db is None:
         return None  # the tracking server decides
-    return (Path(uri.removeprefix("sqlite:///")).resolve().parent / "mlartifacts" / name).as_uri()
+    return (db.resolve().parent / "mlartifacts" / name).as_uri()
 
 
 def project_key(folder: str | Path) -> str:

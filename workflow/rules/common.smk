@@ -7,8 +7,8 @@ from decaylab.figures import FIGURES
 from decaylab.report import figure_labels
 from decaylab.integrity import DamagedRunError, check_study
 from decaylab.resources import ResourceError, plan
-from decaylab.snake import (StudyRunningError, failure_summary, hold_study_lock, invocation, stale_snakemake_lock, summary_line,
-                            unpublished_notice)
+from decaylab.snake import (StudyRunningError, failure_summary, hold_study_lock, invocation, stale_snakemake_lock,
+                            summary_line, unpublished_notice)
 from decaylab.spec import ConfigError, jobs, runs, skipped_arms, study_params, validate
 
 RERUN = invocation(sys.argv)  # the user's own command: every fix decaylab prints repeats it
@@ -68,7 +68,8 @@ def print_tracking_notices():
     """The closing lines on what MLflow lacks: runs trained while its store was down, a report not published."""
     from decaylab.sync import pending_notice
 
-    for line in (pending_notice(Path(f"results/{KEY}")), unpublished_notice(Path(f"logs/{KEY}/unpublished.txt"), RERUN)):
+    notices = pending_notice(Path(f"results/{KEY}")), unpublished_notice(Path(f"logs/{KEY}/unpublished.txt"), RERUN)
+    for line in notices:
         if line:
             print(line, file=sys.stderr)
 
