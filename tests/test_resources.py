@@ -1,5 +1,7 @@
 """Estimates before anything runs: a job that cannot fit the machine is refused with its estimate."""
 
+import math
+import re
 import subprocess
 import sys
 from dataclasses import replace
@@ -8,19 +10,64 @@ import pytest
 import yaml
 from test_spec import CONFIG, ROOT
 
-from decaylab.resources import ResourceError, job_memory, job_seconds, plan
+from decaylab.resources import START_S, ResourceError, job_memory, job_seconds, plan, study_seconds
 from decaylab.spec import jobs, runs, validate
 
 
 def test_the_plan_line_and_a_job_too_large_for_the_machine():
     grid = runs(validate(CONFIG), "grid")
     grid_jobs = jobs(grid, 12)
-    line = plan("grid", len(grid), grid_jobs, available=64e9)
+    line = plan("grid", len(grid), grid_jobs, 2, 24, available=64e9)
     assert line.startswith("study grid: 72 runs in 6 training jobs; the largest needs about 0.9 GB")
+    assert line.endswith("with 2 jobs at a time (estimates)")
     assert job_memory(grid_jobs[0]) < 2e9 and 60 < job_seconds(grid_jobs[0]) < 600
     with pytest.raises(ResourceError, match=r"job train_000 \(12 networks, hidden \[30\]\) would need about 0.9 GB, "
                                             r"more than this machine's 0.5 GB"):
-        plan("grid", len(grid), grid_jobs, available=0.5e9)
+        plan("grid", len(grid), grid_jobs, 2, 24, available=0.5e9)
+
+
+def _committed_times():
+    """(study, dataset, measured job-minutes, measured training minutes) of every committed report of a study
+    that trained for a minute or more (report.md rounds to 0.1 min)."""
+    for report in sorted((ROOT / "reports").glob("*/*/report.md")):
+        found = re.search(r"wall time of the training phase: ([\d.]+) min \(([\d.]+) job-minutes\)", report.read_text())
+        if found and float(found[2]) >= 1:
+            yield report.parts[-3], report.parts[-2], float(found[2]), float(found[1])
+
+
+@pytest.mark.parametrize("study,dataset,job_minutes,wall_minutes", list(_committed_times()))
+def test_time_estimates_are_within_2x_of_the_committed_studies_measured_times(study, dataset, job_minutes,
+                                                                              wall_minutes):
+    """Every committed study was trained on this kind of machine, two jobs at a time (--cores 2)."""
+    config = validate({**CONFIG, "study": study, "dataset": dataset})
+    study_jobs = jobs(runs(config), config["members_per_job"])
+    assert 0.5 < sum(map(job_seconds, study_jobs)) / 60 / job_minutes < 2
+    assert 0.5 < study_seconds(study_jobs, 2) / 60 / wall_minutes < 2
+
+
+def test_time_grows_with_epochs_and_steps_and_a_long_study_is_refused_with_the_flag_that_allows_it():
+    config = validate(CONFIG)
+    short, = jobs(runs(config, "smoke"), 8)
+    long = replace(short, runs=tuple(replace(r, epochs=10**6) for r in short.runs))
+    small_batches = replace(short, runs=tuple(replace(r, m=1) for r in short.runs))
+    assert job_seconds(long) - START_S == pytest.approx((job_seconds(short) - START_S) * 10**6 / 3)  # per epoch
+    assert job_seconds(small_batches) > job_seconds(short)  # ten times the steps
+    assert job_seconds(long) > 24 * 3600  # 10^6 tiny epochs: measured at >= 58 h, never "about 9 min"
+    with pytest.raises(ResourceError, match=r"estimated at about \d+ h .* over time_limit_hours=24\. Run it anyway: "
+                                            r"add time_limit_hours=\d+ to your --config items"):
+        plan("smoke", 8, [long], 2, 24)
+    hours = math.ceil(job_seconds(long) / 3600)
+    assert plan("smoke", 8, [long], 2, hours).endswith(f"training about {job_seconds(long) / 3600:.0f} h with 2 jobs "
+                                                       "at a time (estimates)")
+
+
+def test_the_study_time_packs_the_longest_jobs_first_into_the_free_slots():
+    config = validate(CONFIG)
+    grid_jobs = jobs(runs(config, "grid"), 12)
+    each = [job_seconds(job) for job in grid_jobs]
+    assert study_seconds(grid_jobs, 1) == pytest.approx(sum(each))
+    assert study_seconds(grid_jobs, 100) == max(each)
+    assert max(each) <= study_seconds(grid_jobs, 2) <= sum(each) / 2 + max(each)
 
 
 def test_memory_grows_with_widths_and_members():
@@ -43,3 +90,20 @@ def test_snakemake_refuses_a_study_that_cannot_fit_before_any_job(tmp_path):
     last = output.strip().splitlines()[-1]
     assert last.startswith("decaylab: study smoke: job train_000 (2 networks, hidden [100000000]) would need about")
     assert "lower members_per_job or the widths" in last
+
+
+@pytest.mark.slow
+def test_snakemake_refuses_a_study_estimated_past_the_time_limit_and_runs_it_when_raised(tmp_path):
+    overlay = tmp_path / "long.yaml"
+    overlay.write_text(yaml.safe_dump({"studies": {"smoke": {
+        "seeds": [0, 1], "defaults": {"dataset": "synthetic", "hidden": [[16]], "epochs": 10**6},
+        "arms": {"main": {"lam": [0, 5]}}}}}))
+    command = [sys.executable, "-m", "snakemake", "-n", "--cores", "2", "--configfile", str(overlay), "--config",
+               "study=smoke"]
+    refused = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    last = (refused.stdout + refused.stderr).strip().splitlines()[-1]
+    assert refused.returncode != 0 and last.startswith("decaylab: study smoke: its training is estimated at about")
+    hours = re.search(r"add time_limit_hours=(\d+) to your --config items", last)[1]
+    allowed = subprocess.run([*command, f"time_limit_hours={hours}"], cwd=ROOT, capture_output=True, text=True,
+                             timeout=120)
+    assert allowed.returncode == 0 and "h with 2 jobs at a time (estimates)" in allowed.stderr

@@ -34,7 +34,9 @@ try:  # a damaged run folder is never taken for a finished run, nor aggregated
     unlock = f"{RERUN} --unlock && " if stale_snakemake_lock(KEY) else ""  # left by a killed invocation
     check_study(RUNS, Path(f"results/{KEY}/runs.csv"), unlock + RERUN, Path(f"logs/{KEY}/damaged-runs.txt"),
                 Path(f"reports/{KEY}/report.md"))
-    print(f"decaylab: {plan(STUDY, len(RUNS), TRAIN_JOBS)}", file=sys.stderr)  # or refused: more than the machine
+    # jobs at a time: --jobs on a cluster executor, else --cores (each job takes one)
+    parallel = workflow.global_resources["_nodes"].value or workflow.global_resources["_cores"].value
+    print(f"decaylab: {plan(STUDY, len(RUNS), TRAIN_JOBS, parallel, config['time_limit_hours'])}", file=sys.stderr)
 except (DamagedRunError, ResourceError) as exc:
     sys.exit(summary_line(exc))
 
