@@ -322,3 +322,12 @@ def test_a_moved_and_retrained_project_keeps_one_live_mlflow_run_per_folder(smok
     folders = [r.data.tags[RUN_DIR_TAG] for r in live if r.data.tags.get("decaylab.role") != "study"]
     assert len(folders) == len(set(folders)) == 8
     assert [r.data.tags.get("decaylab.role") for r in live].count("study") == 1
+
+
+def test_an_unwritable_reports_folder_is_one_line_before_any_job(tmp_path):
+    work = scratch_workflow(tmp_path)
+    (work / "reports").write_text("a file where the reports folder should be")
+    result = snakemake(work)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and "Traceback" not in output and "localrule" not in output
+    assert output.strip().splitlines()[-1].startswith("decaylab: cannot write to reports/smoke/synthetic: ")

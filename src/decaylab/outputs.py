@@ -31,8 +31,8 @@ def check_writable(folder: Path) -> None:
         write_text(folder / ".write-check", "ok")
         (folder / ".write-check").unlink()
     except OSError as exc:
-        raise OutputError(f"cannot write to {folder}: {exc.strerror or exc}; free space or pick another folder. "
-                          "Nothing was trained.") from exc
+        raise OutputError(f"cannot write to {folder}: {exc.strerror or exc}; make it writable, free space or pick "
+                          "another folder. Nothing was trained.") from exc
 
 
 def git_commit() -> str | None:

@@ -6,6 +6,7 @@ from pathlib import Path
 from decaylab.figures import FIGURES
 from decaylab.report import figure_labels
 from decaylab.integrity import DamagedRunError, check_study
+from decaylab.outputs import OutputError, check_writable
 from decaylab.resources import ResourceError, plan
 from decaylab.snake import (StudyRunningError, failure_summary, hold_study_lock, invocation, stale_snakemake_lock,
                             summary_line, unpublished_notice)
@@ -31,13 +32,15 @@ def announce(line: str) -> None:
 # the default's split of a seed's cells goes without notice
 TRAIN_JOBS = jobs(RUNS, config["members_per_job"], notify=announce if PACKING_CHOSEN else lambda line: None)
 try:  # a damaged run folder is never taken for a finished run, nor aggregated
+    for folder in (f"results/{KEY}", f"reports/{KEY}", f"logs/{KEY}"):  # else a traceback deep in Snakemake
+        check_writable(Path(folder))
     unlock = f"{RERUN} --unlock && " if stale_snakemake_lock(KEY) else ""  # left by a killed invocation
     check_study(RUNS, Path(f"results/{KEY}/runs.csv"), unlock + RERUN, Path(f"logs/{KEY}/damaged-runs.txt"),
                 Path(f"reports/{KEY}/report.md"))
     # jobs at a time: --jobs on a cluster executor, else --cores (each job takes one)
     parallel = workflow.global_resources["_nodes"].value or workflow.global_resources["_cores"].value
     print(f"decaylab: {plan(STUDY, len(RUNS), TRAIN_JOBS, parallel, config['time_limit_hours'])}", file=sys.stderr)
-except (DamagedRunError, ResourceError) as exc:
+except (DamagedRunError, OutputError, ResourceError) as exc:
     sys.exit(summary_line(exc))
 
 
