@@ -2,10 +2,11 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from decaylab.snake import StudyRunningError, failure_summary, hold_study_lock, invocation, stale_snakemake_lock
+from decaylab.snake import StudyRunningError, failure_summary, hold_study_lock, invocation, release_stale_snakemake_lock
 
 
 def _script(tmp_path, *body: str) -> subprocess.CompletedProcess:
@@ -71,13 +72,22 @@ def test_a_live_study_refuses_a_second_invocation_until_it_ends(tmp_path, monkey
                                "hold_study_lock('smoke/synthetic'); print('held', flush=True); time.sleep(60)"],
                               stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"
-    (tmp_path / ".snakemake/locks").mkdir(parents=True)
-    (tmp_path / ".snakemake/locks/0.output.lock").write_text("x")
-    assert not stale_snakemake_lock("smoke/synthetic")  # its owner lives: no --unlock in a fix
+    locks = Path(".snakemake/locks")  # as Snakemake has it, in the project's folder
+    locks.mkdir(parents=True)
+    for i, (inputs, outputs) in enumerate([  # Snakemake's lock files as a run writes them: one path a line
+            ("results/smoke/synthetic/runs.csv", "results/data/synthetic.npz\nreports/smoke/synthetic/report.md"),
+            ("results/book/synthetic/runs.csv", "results/data/synthetic.npz\nreports/book/synthetic/report.md"),
+            ("results/smoke/synthetic/runs.csv", "reports/smoke/synthetic/report.md\nresults/elsewhere.txt")]):
+        (locks / f"{i}.input.lock").write_text(inputs + "\n")
+        (locks / f"{i}.output.lock").write_text(outputs + "\n")
+    assert release_stale_snakemake_lock("smoke/synthetic") == []  # its owner lives
     with pytest.raises(StudyRunningError, match=rf"smoke/synthetic is already running .*pid {holder.pid}"):
         hold_study_lock("smoke/synthetic")
     hold_study_lock("book/synthetic")  # another study is free to run beside it
     holder.kill()
     holder.wait()
-    assert stale_snakemake_lock("smoke/synthetic")  # its owner is gone: a fix begins with --unlock
+    removed = release_stale_snakemake_lock("smoke/synthetic")  # its owner is gone: a plain rerun recovers
+    assert removed == [locks / "0.output.lock", locks / "0.input.lock"]
+    assert sorted(p.name for p in locks.iterdir()) == ["1.input.lock", "1.output.lock", "2.input.lock",
+                                                       "2.output.lock"]  # another study's, and one naming more
     hold_study_lock("smoke/synthetic")

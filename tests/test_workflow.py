@@ -214,10 +214,11 @@ def test_sigkill_of_the_whole_run_then_rerun_finishes_with_the_same_numbers(smok
     os.killpg(proc.pid, signal.SIGKILL)  # snakemake and every job it started, as a crash would
     proc.wait()
     assert not (work / "reports/smoke/synthetic/report.md").exists()
-    # Snakemake's lock survives a SIGKILL by design (it guards against two runs in one folder)
-    assert snakemake(work, "--unlock").returncode == 0
+    # Snakemake's lock survives a SIGKILL by design; no process holds decaylab's, so a plain rerun removes it
+    assert any((work / ".snakemake/locks").iterdir())
     result = snakemake(work)
     assert result.returncode == 0, result.stderr[-3000:]
+    assert "decaylab: removed the lock a killed run of study smoke left" in result.stderr
     _same_summary(smoke, work)
     runs = _mlflow_runs(work)
     statuses = [r.info.status for r in runs]
@@ -227,6 +228,42 @@ def test_sigkill_of_the_whole_run_then_rerun_finishes_with_the_same_numbers(smok
     assert len(current) == 8 and {r.info.status for r in current} == {"FINISHED"}
     assert len(pd.read_csv(work / "results/smoke/synthetic/runs.csv")) == 8
     assert statuses.count("KILLED") >= 1  # the jobs caught by the kill, reaped on the rerun
+
+
+def _recover(work: Path) -> int:
+    """A plain rerun; where it stops with a decaylab line and a fix, that fix pasted as printed. Returns how many
+    commands it took."""
+    rerun = snakemake(work)
+    if rerun.returncode == 0:
+        return 1
+    last = (rerun.stdout + rerun.stderr).strip().splitlines()[-1]
+    fix = re.search(r"(?:Retrain them|Rebuild it): (.*)$", last)
+    assert last.startswith("decaylab: ") and fix, last
+    pasted = subprocess.run(["bash", "-c", fix[1]], cwd=work, capture_output=True, text=True, timeout=900)
+    assert pasted.returncode == 0, pasted.stderr[-3000:]
+    return 2
+
+
+@pytest.mark.parametrize("moment", ["aggregate", "forceall"])
+def test_a_kill_at_any_step_is_recovered_by_a_plain_rerun_or_the_one_command_it_prints(smoke, tmp_path, moment):
+    """SIGKILL of the whole run as aggregation starts, or in the training of an interrupted --forceall of a
+    finished study: a plain rerun, or the one command it prints, gives the same claims."""
+    work = tmp_path / "work"
+    if moment == "aggregate":
+        work = scratch_workflow(tmp_path)
+        proc, started = _start(work), work / "logs/smoke/synthetic/aggregate.log"
+    else:
+        shutil.copytree(smoke, work, symlinks=True)
+        proc = subprocess.Popen([sys.executable, "-m", "snakemake", "--cores", "2", *ONE_JOB_PER_CELL, "--forceall"],
+                                cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        started = work / "logs/smoke/synthetic/train"
+        shutil.rmtree(started)  # the finished study's job logs: the first new one marks training under way
+    _wait_for(lambda: started.exists() and (started.is_file() or any(started.glob("*.log"))))
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert _recover(work) <= 2
+    assert (json.loads((work / "reports/smoke/synthetic/claims.json").read_text())
+            == json.loads((smoke / "reports/smoke/synthetic/claims.json").read_text()))
 
 
 def test_sigkill_of_one_training_job_then_rerun(smoke, tmp_path):

@@ -134,15 +134,25 @@ def hold_study_lock(key: str) -> None:
     _held_locks.append(lock)
 
 
-def stale_snakemake_lock(key: str) -> bool:
-    """Whether Snakemake's lock was left by an invocation that is gone (killed: no process holds the study's
-    decaylab lock), so that a fix must begin with --unlock."""
-    if not any(Path(".snakemake/locks").glob("*.lock")):
-        return False
+def release_stale_snakemake_lock(key: str) -> list[Path]:
+    """Remove the lock that a killed invocation of this study left, so that a plain rerun recovers (Snakemake keeps
+    it by design: the next run would stop at a LockException). Only while no process holds the study's decaylab
+    lock, and only Snakemake's lock files that name files of this study (its results, report and logs, and the data
+    it reads) and nothing else: a live run of another study keeps its own. Returns the files removed."""
     with open(_study_lock_file(key), "a+") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            return False
+            return []
+        own = tuple(f"{root}/{key}/" for root in ("results", "reports", "logs"))
+        removed = []
+        for output in sorted(Path(".snakemake/locks").glob("*.output.lock")):
+            pair = [output, output.with_name(output.name.replace(".output.", ".input."))]
+            named = [line for path in pair if path.exists() for line in path.read_text().split()]
+            if any(name.startswith(own) for name in named) and all(
+                    name.startswith((*own, "results/data/")) for name in named):
+                for path in pair:
+                    path.unlink(missing_ok=True)
+                removed += pair
         fcntl.flock(lock, fcntl.LOCK_UN)
-    return True
+    return removed

@@ -8,8 +8,8 @@ from decaylab.report import figure_labels
 from decaylab.integrity import DamagedRunError, check_study
 from decaylab.outputs import OutputError, check_writable
 from decaylab.resources import ResourceError, plan
-from decaylab.snake import (StudyRunningError, failure_summary, hold_study_lock, invocation, stale_snakemake_lock,
-                            summary_line, unpublished_notice)
+from decaylab.snake import (StudyRunningError, failure_summary, hold_study_lock, invocation,
+                            release_stale_snakemake_lock, summary_line, unpublished_notice)
 from decaylab.spec import ConfigError, jobs, runs, skipped_arms, study_params, validate
 
 RERUN = invocation(sys.argv)  # the user's own command: every fix decaylab prints repeats it
@@ -23,6 +23,9 @@ STUDY = config["study"]
 RUNS = runs(config)
 KEY = RUNS[0].study_key  # <study>/<dataset>: results/KEY, reports/KEY, logs/KEY
 SKIPPED = skipped_arms(config)
+if released := release_stale_snakemake_lock(KEY):  # left by a killed run of this study: a plain rerun recovers
+    print(f"decaylab: removed the lock a killed run of study {STUDY} left ({', '.join(map(str, released))})",
+          file=sys.stderr)
 for arm, why in SKIPPED.items():
     print(f"decaylab: arm {arm} of study {STUDY} is skipped: {why}", file=sys.stderr)
 def announce(line: str) -> None:
@@ -34,8 +37,7 @@ TRAIN_JOBS = jobs(RUNS, config["members_per_job"], notify=announce if PACKING_CH
 try:  # a damaged run folder is never taken for a finished run, nor aggregated
     for folder in (f"results/{KEY}", f"reports/{KEY}", f"logs/{KEY}"):  # else a traceback deep in Snakemake
         check_writable(Path(folder))
-    unlock = f"{RERUN} --unlock && " if stale_snakemake_lock(KEY) else ""  # left by a killed invocation
-    check_study(RUNS, Path(f"results/{KEY}/runs.csv"), unlock + RERUN, Path(f"logs/{KEY}/damaged-runs.txt"),
+    check_study(RUNS, Path(f"results/{KEY}/runs.csv"), RERUN, Path(f"logs/{KEY}/damaged-runs.txt"),
                 Path(f"reports/{KEY}/report.md"))
     # jobs at a time: --jobs on a cluster executor, else --cores (each job takes one)
     parallel = workflow.global_resources["_nodes"].value or workflow.global_resources["_cores"].value
