@@ -368,3 +368,17 @@ def test_an_unwritable_reports_folder_is_one_line_before_any_job(tmp_path):
     output = result.stdout + result.stderr
     assert result.returncode != 0 and "Traceback" not in output and "localrule" not in output
     assert output.strip().splitlines()[-1].startswith("decaylab: cannot write to reports/smoke/synthetic: ")
+
+
+def test_a_damaged_store_costs_the_tracking_not_the_study(tmp_path):
+    """mlflow.db is not a database: every job trains offline, the study ends normally, and its last lines name the
+    file, the way out and the runs MLflow lacks; nothing says "unexpected"."""
+    work = scratch_workflow(tmp_path)
+    (work / "mlflow.db").write_bytes(b"not a database" * 1000)
+    result = snakemake(work)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert len(list((work / "results/smoke/synthetic/runs").rglob("run.json"))) == 8
+    assert "decaylab: 8 of 8 runs are not in MLflow yet" in output
+    assert "not published to MLflow (mlflow.db is damaged" in output and "mv mlflow.db mlflow.db.damaged" in output
+    assert "unexpected" not in output and "a bug" not in output
