@@ -23,7 +23,8 @@ STUDY = config["study"]
 RUNS = runs(config)
 KEY = RUNS[0].study_key  # <study>/<dataset>: results/KEY, reports/KEY, logs/KEY
 SKIPPED = skipped_arms(config)
-if released := release_stale_snakemake_lock(KEY):  # left by a killed run of this study: a plain rerun recovers
+# left by a killed run of this study: a plain rerun recovers (never from a cluster job: its main process is live)
+if workflow.is_main_process and (released := release_stale_snakemake_lock(KEY)):
     print(f"decaylab: removed the lock a killed run of study {STUDY} left ({', '.join(map(str, released))})",
           file=sys.stderr)
 for arm, why in SKIPPED.items():
