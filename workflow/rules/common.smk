@@ -40,9 +40,11 @@ try:  # a damaged run folder is never taken for a finished run, nor aggregated
         check_writable(Path(folder))
     check_study(RUNS, Path(f"results/{KEY}/runs.csv"), RERUN, Path(f"logs/{KEY}/damaged-runs.txt"),
                 Path(f"reports/{KEY}/report.md"))
-    # jobs at a time: --jobs on a cluster executor, else --cores (each job takes one)
-    parallel = workflow.global_resources["_nodes"].value or workflow.global_resources["_cores"].value
-    print(f"decaylab: {plan(STUDY, len(RUNS), TRAIN_JOBS, parallel, config['time_limit_hours'])}", file=sys.stderr)
+    if workflow.is_main_process:  # a cluster job's own parse neither plans the study nor refuses it
+        # jobs at a time: --jobs on a cluster executor, else --cores (each job takes one)
+        parallel = workflow.global_resources["_nodes"].value or workflow.global_resources["_cores"].value
+        print(f"decaylab: {plan(STUDY, len(RUNS), TRAIN_JOBS, parallel, config['time_limit_hours'])}",
+              file=sys.stderr)
 except (DamagedRunError, OutputError, ResourceError) as exc:
     sys.exit(summary_line(exc))
 
