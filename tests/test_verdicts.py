@@ -110,3 +110,19 @@ def test_a_condition_on_the_init_is_named():
              for lam in (1.0, 10.0) for init in ("standard", "scaled")]
     got = verdicts.dominance(pd.concat(cells, ignore_index=True).query("hidden != '100'"))
     assert got["answer"].endswith("for W1 with the standard init, in all its settings (4/8 settings).")
+
+
+def test_claim4_counts_each_cell_on_the_layers_it_has():
+    """Cells of different depths with identical inits (same weights, same accuracy): every cell is in the same
+    place, a one-hidden-layer cell included, though it has no W3 (its ratio is missing, not different)."""
+    rows = []
+    for hidden, layers in (("30", ["W1", "W2"]), ("100-100", ["W1", "W2", "W3"])):
+        for init in ("standard", "scaled"):
+            for s in (0, 1, 2):
+                for e in (1, 4):
+                    rows.append(dict(arm="a", init=init, lam=10.0, eta=0.5, hidden=hidden, seed=s, epoch=e,
+                                     layer="net", acc_validation=0.8 + 0.01 * s))
+                    rows += [dict(arm="a", init=init, lam=10.0, eta=0.5, hidden=hidden, seed=s, epoch=e,
+                                  layer=layer, rms=0.1 + 0.01 * s) for layer in layers]
+    got = verdicts.init_comparison(pd.DataFrame(rows))
+    assert got["status"] == "holds" and "in 2/2 settings" in got["answer"]

@@ -222,7 +222,8 @@ def init_comparison(w: pd.DataFrame) -> dict:
 def _same_place(g: pd.DataFrame, ratio_cols: list[str]) -> bool:
     gap = interval(g.acc_gap_final)
     near = abs(gap["mean"]) <= SAME_ACCURACY or (gap["ci95"] is not None and gap["ci95"][0] <= 0 <= gap["ci95"][1])
-    return bool(near and all(abs(g[c].mean() - 1) <= analyze.SAME_SIZE for c in ratio_cols))
+    present = [c for c in ratio_cols if g[c].notna().any()]  # only the layers this cell has
+    return bool(near and all(abs(g[c].mean() - 1) <= analyze.SAME_SIZE for c in present))
 
 
 def _pp(h: dict) -> str:
