@@ -309,3 +309,54 @@ def test_runs_without_decay_are_not_testable_for_claims_1_to_3():
     one_init = fake_runs(epochs=5)
     assert claim_init(one_init, one_init[["arm", "init", "lam", "eta", "hidden", "seed"]].drop_duplicates()) == {
         "details": "not testable: no cell run with the scaled init and another", "table": []}
+
+
+@pytest.mark.parametrize("mean,ci95,reading", [
+    (0.953, None, "agrees"),            # within the split's sampling error alone (1.96 x 0.218 pp)
+    (0.955, None, "above"),             # beyond it
+    (0.955, [0.950, 0.960], "agrees"),  # the seeds' interval widens the comparison
+    (0.940, [0.939, 0.941], "below"),
+])
+def test_against_book_adds_the_splits_sampling_error(mean, ci95, reading):
+    got = analyze.against_book({"mean": mean, "ci95": ci95, "seeds": 3}, 0.95, 10_000)
+    assert got["sampling_error"] == pytest.approx(math.sqrt(0.95 * 0.05 / 10_000))
+    seeds = 0 if ci95 is None else (ci95[1] - ci95[0]) / 2
+    assert got["half_width"] == pytest.approx(math.hypot(seeds, 1.959964 * got["sampling_error"]))
+    assert got["difference"] == pytest.approx(mean - 0.95) and got["reading"] == reading
+
+
+def _book_runs(dataset="mnist", train_size=1000, test_size=None):
+    return pd.DataFrame([dict(study="book", arm="small", dataset=dataset, init="standard", lam=0.1, eta=0.5,
+                              hidden="30", m=10, epochs=400, n=train_size or 50_000, seed=s,
+                              train_size=train_size, validation_size=None, test_size=test_size,
+                              acc_test=0.86 + 0.01 * s, peak_acc_test=0.90, diverged=False, collapsed=False,
+                              book_accuracy=0.871, book_split="test", book_note="note") for s in range(5)])
+
+
+def test_book_rows_compare_the_last_epoch_on_the_splits_own_images():
+    no_claims = {"1_early_decay_dominance": {}, "3_tail_off": {}}
+    (row,) = analyze.book_table(_book_runs(), no_claims)
+    assert row["final_accuracy_interval"]["mean"] == pytest.approx(0.88)  # the last epoch, not the peak (0.90)
+    assert row["peak_accuracy_interval"]["mean"] == pytest.approx(0.90)
+    assert row["versus_book"]["images"] == 10_000  # n = 1,000 arms evaluate on MNIST's whole test set
+    assert row["versus_book"]["difference"] == pytest.approx(0.88 - 0.871)
+    (small,) = analyze.book_table(_book_runs(dataset="mnist-5k", test_size=None), no_claims)
+    assert small["versus_book"]["images"] == 1_000
+    (cut,) = analyze.book_table(_book_runs(test_size=2_000), no_claims)
+    assert cut["versus_book"]["images"] == 2_000
+
+
+def test_init_curves_give_every_epoch_of_each_paired_arm():
+    """Both inits of the init arms, epoch by epoch, in a study with the book's figures; an arm of one init and
+    the initial network (epoch 0) are left out; a study without the book's figures has none."""
+    rows = [dict(arm=arm, hidden="30", lam=5.0, eta=0.1, init=init, seed=s, epoch=e, layer="net",
+                 acc_validation=0.9 + 0.01 * e + (0.02 if init == "scaled" else 0) + 0.001 * s)
+            for arm, inits in (("init-h30", ("standard", "scaled")), ("full-l2", ("standard",)))
+            for init in inits for s in range(3) for e in range(4)]
+    w = pd.DataFrame(rows)
+    got = analyze.init_curves(w, pd.DataFrame({"book_note": ["x"]}))
+    assert {(r["arm"], r["init"]) for r in got} == {("init-h30", "standard"), ("init-h30", "scaled")}
+    assert sorted({r["epoch"] for r in got}) == [1, 2, 3]
+    third = next(r for r in got if r["init"] == "scaled" and r["epoch"] == 3)["acc_validation"]
+    assert third["mean"] == pytest.approx(0.951) and third["seeds"] == 3
+    assert analyze.init_curves(w, pd.DataFrame({"book_note": [None]})) == []

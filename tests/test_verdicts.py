@@ -70,27 +70,61 @@ def test_tail_off_status_from_the_slope_interval():
     assert steeper["status"] == "fails" and "consistent with 1/n_w" in steeper["answer"]
 
 
-def _init_pair(gap_epoch1: float, gap_final: float, ratio: float) -> pd.DataFrame:
-    std = fake_runs(widths=(30,), epochs=4)
+def _init_pair(gap_epoch1: float, gap_final: float, ratio: float, lam: float = 10.0, arm: str = "a",
+               seed_spread: float = 0.01) -> pd.DataFrame:
+    """Standard and scaled runs of one setting, 3 seeds: the scaled init leads by gap_epoch1 after epoch 1 and
+    gap_final at the end (exactly, in every seed), its weights 1/ratio of the standard init's."""
+    std = fake_runs(widths=(30,), epochs=4, lam=lam).assign(arm=arm)
     rows = []
     for init, shift, scale in (("standard", 0.0, 1.0), ("scaled", 1.0, 1 / ratio)):
         w = std.assign(init=init, rms=std.rms * scale)
-        net = pd.DataFrame([dict(arm="a", init=init, lam=10.0, eta=0.5, hidden="30", seed=s, epoch=e, layer="net",
-                                 acc_validation=0.8 + 0.01 * s + shift * (gap_epoch1 if e == 1 else gap_final))
+        net = pd.DataFrame([dict(arm=arm, init=init, lam=lam, eta=0.5, hidden="30", seed=s, epoch=e, layer="net",
+                                 n=1000, m=10, epochs=4,
+                                 acc_validation=0.8 + seed_spread * s + shift * (gap_epoch1 if e == 1 else gap_final))
                             for s in (0, 1, 2) for e in (1, 4)])
         rows += [w, net]
     return pd.concat(rows, ignore_index=True)
 
 
-def test_init_gap_is_paired_per_seed():
-    """Seed-to-seed spread cancels in the paired gap: the interval is exact (width 0) here."""
+def test_init_gap_is_paired_per_seed_and_judged_by_equivalence():
+    """Seed-to-seed spread cancels in the paired lead: the interval is exact (width 0) here, so a final lead of
+    0.2 pp is equivalent to 0 within 1 pp, and one of 2 pp is not."""
     got = verdicts.init_comparison(_init_pair(0.06, 0.002, 1.0))
-    first, last, rms = got["headline"][:3]
+    first, last = got["headline"][:2]
     assert first["mean"] == pytest.approx(0.06) and first["ci95"] == pytest.approx([0.06, 0.06])
-    assert last["mean"] == pytest.approx(0.002) and rms["mean"] == pytest.approx(1.0)
-    assert got["status"] == "holds" and "+6.0 pp" in got["answer"]
-    apart = verdicts.init_comparison(_init_pair(0.06, 0.002, 4.0))
-    assert apart["status"] == "fails" and apart["headline"][2]["mean"] == pytest.approx(4.0)
+    assert last["mean"] == pytest.approx(0.002)
+    assert got["status"] == "holds" and "+6.0 pp" in got["answer"] and "in 1/1 settings" in got["answer"]
+    (row,) = got["accuracy_table"]
+    assert row["closure"]["mean"] == pytest.approx(0.058) and row["equivalent"]
+    apart = verdicts.init_comparison(_init_pair(0.06, 0.02, 4.0))
+    assert apart["status"] == "fails" and not apart["accuracy_table"][0]["equivalent"]
+    assert apart["weights_table"][0]["rms_ratio_final"]["mean"] == pytest.approx(4.0)
+
+
+def test_equivalence_needs_the_interval_inside_the_margin_not_zero_inside_the_interval():
+    """A noisy lead whose interval contains 0 is not equivalence (the old rule passed it); a tight one is."""
+    assert not verdicts.equivalent([-0.02, 0.0, 0.02], 0.005)
+    assert verdicts.equivalent([0.001, 0.002, 0.003], 0.005)
+    assert not verdicts.equivalent([0.004, 0.0045, 0.005], 0.005)  # inside, but its interval reaches the margin
+    assert not verdicts.equivalent([0.001], 0.005)  # never from one seed
+    assert not verdicts.equivalent([-0.009, -0.0095, -0.0098], verdicts.SAME_ACCURACY)  # the lower side too
+
+
+def test_claim4_contrasts_l2_with_the_same_setting_without_and_marks_unreachable_sizes():
+    """The lead with L2 against the lead without (another arm, same eta, width, n, m, epochs, seed): the
+    difference in differences; and a scaled init 20 times smaller than the standard one is out of reach of pure
+    decay over 4 epochs at eta*lam/m = 0.5 (floor e^-2 = 0.135 > 0.05)."""
+    w = pd.concat([_init_pair(0.06, 0.004, 20.0), _init_pair(0.06, 0.03, 20.0, lam=0.0, arm="noreg")],
+                  ignore_index=True)
+    got = verdicts.init_comparison(w)
+    (row,) = got["accuracy_table"]
+    assert row["lead_change_by_l2"]["mean"] == pytest.approx(0.004 - 0.03)
+    assert row["standard_l2_minus_scaled_no_l2"]["mean"] == pytest.approx(-0.03)
+    assert got["headline"][2]["mean"] == pytest.approx(-0.026)
+    (weights,) = got["weights_table"]
+    assert weights["pure_decay_floor"] == pytest.approx(math.exp(-2))
+    assert weights["scaled_init_rms"] == pytest.approx(0.05)
+    assert not weights["reachable"] and "in 1 of the others the scaled init's size is not reachable" in got["answer"]
 
 
 def test_lam_contrasts_pair_runs_with_and_without_l2():
@@ -119,10 +153,10 @@ def test_claim4_counts_each_cell_on_the_layers_it_has():
     for hidden, layers in (("30", ["W1", "W2"]), ("100-100", ["W1", "W2", "W3"])):
         for init in ("standard", "scaled"):
             for s in (0, 1, 2):
-                for e in (1, 4):
-                    rows.append(dict(arm="a", init=init, lam=10.0, eta=0.5, hidden=hidden, seed=s, epoch=e,
-                                     layer="net", acc_validation=0.8 + 0.01 * s))
-                    rows += [dict(arm="a", init=init, lam=10.0, eta=0.5, hidden=hidden, seed=s, epoch=e,
-                                  layer=layer, rms=0.1 + 0.01 * s) for layer in layers]
+                for e in (0, 1, 4):
+                    cell = dict(arm="a", init=init, lam=10.0, eta=0.5, hidden=hidden, seed=s, epoch=e, n=1000, m=10,
+                                epochs=4)
+                    rows.append(dict(cell, layer="net", acc_validation=0.8 + 0.01 * s))
+                    rows += [dict(cell, layer=layer, rms=0.1 + 0.01 * s) for layer in layers]
     got = verdicts.init_comparison(pd.DataFrame(rows))
     assert got["status"] == "holds" and "in 2/2 settings" in got["answer"]

@@ -343,8 +343,33 @@ def _book_cells(runs: pd.DataFrame) -> list[dict]:
     return out
 
 
+Z95 = 1.959963984540054  # the normal distribution's two-sided 95 % quantile, for the binomial sampling error
+
+
+def against_book(ours: dict, book: float, images: int) -> dict:
+    """Our accuracy (mean and 95 % interval over seeds) against the book's one figure, with the evaluation split's
+    own sampling error: the book's accuracy p measured on N images has a binomial standard error sqrt(p(1-p)/N).
+    The difference's 95 % half-width combines both in quadrature; within it the reading is "agrees", else
+    "above" or "below"."""
+    sampling = math.sqrt(book * (1 - book) / images)
+    seeds = 0.0 if ours["ci95"] is None else (ours["ci95"][1] - ours["ci95"][0]) / 2
+    half = math.hypot(seeds, Z95 * sampling)
+    difference = ours["mean"] - book
+    reading = "agrees" if abs(difference) <= half else ("above" if difference > 0 else "below")
+    return {"difference": difference, "half_width": half, "sampling_error": sampling, "images": images,
+            "reading": reading}
+
+
+def _split_images(cell: dict, split: str) -> int:
+    from decaylab.data import SOURCES
+
+    given = cell[f"{split}_size"]
+    return given or SOURCES[cell["dataset"]].sizes[("train", "validation", "test").index(split)]
+
+
 def book_table(runs: pd.DataFrame, claims: dict) -> list[dict]:
-    """One row per preset that carries the book's figure: conditions and accuracy next to the book's."""
+    """One row per preset that carries the book's figure: conditions, and our accuracy at the book's epoch (the
+    last) against the book's, sampling error included; the peak over epochs beside it, labelled."""
     dominance = {(r["arm"], r["init"], r["lam"], r["eta"], r["hidden"], r["layer"]): r
                  for r in claims["1_early_decay_dominance"].get("table", [])}
     tails = pd.DataFrame(claims["3_tail_off"].get("table", []))
@@ -355,20 +380,35 @@ def book_table(runs: pd.DataFrame, claims: dict) -> list[dict]:
         mine = runs[(runs.arm == cell["arm"]) & (runs.init == cell["init"]) & (runs.lam == cell["lam"])
                     & (runs.eta == cell["eta"]) & (runs.hidden == cell["hidden"]) & ~runs.diverged & ~runs.collapsed]
         split = book.get("split", "test")
+        final = interval(mine[f"acc_{split}"])
         row = {**cell, "eta_lam_over_n": cell["eta"] * cell["lam"] / cell["n"],
                "exp_minus_eta_lam_over_m": math.exp(-cell["eta"] * cell["lam"] / cell["m"]),
                "decay_dominated_early": {layer: dominance[(*key, layer)]["size_reading_holds"]
                                          for layer in ("W1", "W2") if (*key, layer) in dominance},
-               "split": split, "final_accuracy": _spread(mine[f"acc_{split}"]),
-               "peak_accuracy": _spread(mine[f"peak_acc_{split}"]),
+               "split": split, "final_accuracy_interval": final,
                "peak_accuracy_interval": interval(mine[f"peak_acc_{split}"]), "book_accuracy": book.get("accuracy"),
-               "book_note": book.get("note")}
+               "book_note": book.get("note"),
+               "versus_book": against_book(final, book["accuracy"], _split_images(cell, split))
+               if final["seeds"] else None}
         if not tails.empty and cell["lam"] > 0:
             mt = tails[(tails.arm == cell["arm"]) & (tails.init == cell["init"]) & (tails.hidden == cell["hidden"])
                        & (tails.lam == cell["lam"]) & (tails.eta == cell["eta"])]
             row["tail_off_epoch"] = {layer: _spread(g.tail_epoch.astype(float)) for layer, g in mt.groupby("layer")}
         rows.append(row)
     return rows
+
+
+def init_curves(w: pd.DataFrame, runs: pd.DataFrame) -> list[dict]:
+    """In a study that carries the book's figures: validation accuracy epoch by epoch (mean and 95 % interval over
+    seeds) of every arm run with both the standard and the scaled init, to set against the book's plots."""
+    if runs.book_note.isna().all():
+        return []
+    net = w[(w.layer == "net") & (w.epoch >= 1)]
+    paired = [arm for arm, g in net.groupby("arm") if {"standard", REFERENCE_INIT} <= set(g.init)]
+    return [{"arm": arm, "hidden": hidden, "lam": float(lam), "eta": float(eta), "init": init, "epoch": int(epoch),
+             "acc_validation": interval(g.acc_validation)}
+            for (arm, hidden, lam, eta, init, epoch), g in net[net.arm.isin(paired)].groupby(
+                ["arm", "hidden", "lam", "eta", "init", "epoch"])]
 
 
 def analyze(summary: pd.DataFrame, runs: pd.DataFrame, study: str) -> dict:
@@ -394,6 +434,7 @@ def analyze(summary: pd.DataFrame, runs: pd.DataFrame, study: str) -> dict:
                        "same_accuracy": verdicts.SAME_ACCURACY, "chance_factor": CHANCE_FACTOR},
         "claims": claims,
         "book_examples": book_table(runs, claims),
+        "book_init_curves": init_curves(w, runs),
         "diverged_runs": diverged,
         "collapsed_runs": collapsed,
     }

