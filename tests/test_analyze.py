@@ -57,9 +57,8 @@ def test_dominance_and_rate_verdicts_follow_the_numbers():
     w.loc[w.epoch == 2, "drift"] = 5.0  # decay no longer dominates epoch 2: mean share over epochs 1-3 < 0.9
     assert not any(r["size_reading_holds"] for r in claim_dominance(w)["table"])
     rate = claim_decay_rate(fake_runs(epochs=5))
-    assert all(r["median_rel_error"] < 1e-12 for r in rate["table"])
-    assert "in 1/1" in rate["details"]
-    np.testing.assert_allclose([r["eta_lam_over_n"] for r in rate["table"]], [0.005])
+    assert all(r["rel_error"]["mean"] < 1e-12 and r["holds"] for r in rate["table"])
+    np.testing.assert_allclose([r["eta_lam_over_n"] for r in rate["table"]], [0.005] * 3)
 
 
 def test_tail_off_verdict_summarizes_the_slopes():
@@ -98,15 +97,22 @@ def test_init_verdict_counts_the_cells_behind_it():
 @pytest.mark.parametrize("error,holds", [(0.05, True), (0.2, False), (-0.08, True), (-0.12, False)])
 def test_rate_tolerance_separates_5_from_20_percent(error, holds):
     assert analyze.RATE_TOLERANCE == 0.10
-    claim = claim_decay_rate(fake_runs(epochs=5, rate_factor=1 + error))
-    assert all(abs(r["median_rel_error"] - abs(error)) < 1e-9 for r in claim["table"])
-    assert ("in 1/1 " if holds else "in 0/1 ") in claim["details"]
+    claim = claim_decay_rate(pd.concat([fake_runs(epochs=5, rate_factor=1 + error),
+                                        fake_network(hidden=("10",), lam=10.0, rate_factor=1 + error)]))
+    assert all(r["rel_error"]["mean"] == pytest.approx(abs(error)) for r in claim["table"])
+    assert {r["layer"] for r in claim["table"]} == {"W1", "net"}
+    assert all(r["holds"] is holds for r in claim["table"])
 
 
-@pytest.mark.parametrize("n,counted", [(1000, True), (400, False)])  # eta*lam/n = 0.005 and 0.0125
-def test_only_small_eta_lam_over_n_is_held_to_the_exponential(n, counted):
-    claim = claim_decay_rate(fake_runs(epochs=5, n=n))
-    assert ("in 1/1 " if counted else "in 0/0 ") in claim["details"]
+def test_the_window_is_chosen_by_decay_time_so_a_slow_epoch_in_it_fails_the_claim():
+    """The first epochs are those within decay time 1 (epochs 1-2 at eta*lam/m = 0.5), whatever their share: a
+    gradient-dominated epoch 2 that does not shrink makes the median error 0.5 (the old share filter dropped it)."""
+    w = fake_runs(epochs=5, widths=(10,))
+    w.loc[w.epoch == 2, ["shrink", "drift"]] = [1.0, 50.0]
+    (row,) = claim_decay_rate(w)["table"]
+    assert row["window_epochs"] == 2 and row["rel_error"]["mean"] == pytest.approx(0.5) and not row["holds"]
+    w.loc[w.epoch == 3, ["shrink", "drift"]] = [1.0, 50.0]  # after the window: no effect
+    assert claim_decay_rate(w)["table"][0]["rel_error"]["mean"] == pytest.approx(0.5)
 
 
 @pytest.mark.parametrize("drift,holds", [(0.08, True), (0.12, False)])  # decay share 1/1.09 = 0.917, 1/1.13 = 0.885
@@ -124,11 +130,17 @@ def test_strong_reading_needs_decay_displacement_above_gradient(disp_grad, holds
     assert all(r["strong_reading_holds"] is holds for r in claim_dominance(w)["table"])
 
 
-@pytest.mark.parametrize("epoch,holds", [(analyze.EARLY_EPOCHS, False), (analyze.EARLY_EPOCHS + 1, True)])
-def test_only_the_early_epochs_count_for_dominance(epoch, holds):
-    w = fake_runs(epochs=6)
+@pytest.mark.parametrize("lam,epoch,holds", [(10.0, 2, False), (10.0, 3, True), (1.0, 20, False), (1.0, 21, True),
+                                             (100.0, 1, False), (100.0, 2, True)])
+def test_only_the_first_epochs_in_decay_time_count_for_dominance(lam, epoch, holds):
+    """The window ends at decay time epochs x eta*lam/m = 1: 2 epochs at eta*lam/m = 0.5, 20 at 0.05; at 5 it is
+    shorter than one epoch, so epoch 1 alone is measured and the setting is marked unresolved."""
+    w = fake_runs(epochs=25, lam=lam)
     w.loc[w.epoch == epoch, "drift"] = 50.0  # one epoch dominated by the gradient
-    assert all(r["size_reading_holds"] is holds for r in claim_dominance(w)["table"])
+    table = claim_dominance(w)["table"]
+    assert all(r["size_reading_holds"] is holds for r in table)
+    assert all(r["resolved"] is (lam < 100) for r in table)
+    assert {r["window_epochs"] for r in table} == {max(1, int(1 / (0.5 * lam / 10) + 1e-9))}
 
 
 @pytest.mark.parametrize("creep,settled", [(1.05, True), (1.15, False)])
@@ -173,18 +185,26 @@ def _with_untrained_and_unregularized_rows(w: pd.DataFrame) -> pd.DataFrame:
 
 def test_decay_rate_table_from_known_shrinks():
     w = _with_untrained_and_unregularized_rows(fake_runs(epochs=5, n=1000, rate_factor=1.05))
-    (row,) = claim_decay_rate(w)["table"]
+    rows = claim_decay_rate(w)["table"]
     exact = math.ceil(1000 / 10) * math.log1p(-0.5 * 10 / 1000)
-    assert row["layer"] == "W1" and (row["eta"], row["lam"], row["n"], row["m"]) == (0.5, 10.0, 1000, 10)
-    assert row["epochs"] == 5 * 3 * 3  # epochs 1-5 of 3 seeds x 3 widths, all decay-dominated
-    assert row["median_rel_error"] == pytest.approx(0.05, abs=1e-12)
-    assert row["eta_lam_over_n"] == 0.005
+    assert len(rows) == 3 and all(r["layer"] == "W1" and r["init"] == "standard" for r in rows)  # three widths
+    row = rows[0]
+    assert (row["eta"], row["lam"], row["n"], row["m"], row["window_epochs"]) == (0.5, 10.0, 1000, 10, 2)
+    assert row["rel_error"]["mean"] == pytest.approx(0.05, abs=1e-12) and row["rel_error"]["seeds"] == 3
+    assert row["eta_lam_over_n"] == 0.005 and row["eta_lam_over_m"] == 0.5 and row["resolved"]
     assert row["exp_vs_exact_rel_gap"] == pytest.approx(abs(exact / -0.5 - 1), rel=1e-12)
 
 
-def test_exactly_small_eta_lam_over_n_still_counts():
-    claim = claim_decay_rate(fake_runs(epochs=5, n=500))  # eta*lam/n = 0.01, the threshold itself
-    assert claim["table"][0]["eta_lam_over_n"] == analyze.SMALL_ETA_LAM_OVER_N and "in 1/1 " in claim["details"]
+def test_the_exact_factor_parts_from_the_exponential_where_eta_lam_over_n_is_large():
+    """Weights shrinking by the exact factor (1 - eta*lam/n)^(n/m): at eta*lam/n = 0.02 the log differs from
+    -eta*lam/m by 1 %, at 0.2 by 11.6 % (full batch, m = n): the claim holds at the first only."""
+    small = fake_network(hidden=("10", "30"), lam=10.0, n=250, m=250, exact=True, epochs=60)
+    large = fake_network(hidden=("10", "30"), lam=10.0, n=25, m=25, exact=True, epochs=60)
+    claim = claim_decay_rate(pd.concat([small, large]))
+    errors = {r["eta_lam_over_n"]: r["rel_error"]["mean"] for r in claim["table"]}
+    assert errors[0.02] == pytest.approx(-math.log(0.98) / 0.02 - 1, rel=1e-6)
+    assert errors[0.2] == pytest.approx(-math.log(0.8) / 0.2 - 1, rel=1e-6)
+    assert [r["holds"] for r in sorted(claim["table"], key=lambda r: r["eta_lam_over_n"])] == [True, True, False, False]
 
 
 def test_dead_pixel_control_is_the_largest_log_error_against_the_exact_factor():
@@ -207,18 +227,21 @@ def test_a_share_of_exactly_the_threshold_holds(decay, drift, holds):
     assert all(r["size_reading_holds"] is holds for r in claim_dominance(w)["table"])
 
 
-def test_dominance_counts_cells_per_layer_and_lam_and_ignores_lam_0_and_epoch_0():
+def test_dominance_counts_cells_per_layer_and_the_network_and_ignores_lam_0_and_epoch_0():
+    """The whole network sums the layers' terms of the change of |W|^2 and adds their displacements in quadrature."""
     good = fake_runs(epochs=5)
     weak = fake_runs(epochs=5, lam=1.0).assign(drift=5.0, disp_grad=3.0)  # gradient-dominated at lam = 1
     w2 = fake_runs(epochs=5).assign(layer="W2", disp_grad=2.0)  # ratio exactly 1: not strong
     claim = claim_dominance(_with_untrained_and_unregularized_rows(pd.concat([good, weak, w2], ignore_index=True)))
-    assert claim["per_layer"] == {
-        "W1": {"lam=1": {"cells": 3, "size_reading_holds": 0, "strong_reading_holds": 0},
-               "lam=10": {"cells": 3, "size_reading_holds": 3, "strong_reading_holds": 3}},
-        "W2": {"lam=10": {"cells": 3, "size_reading_holds": 3, "strong_reading_holds": 0}}}
+    held = {(r["layer"], r["lam"]): (r["size_reading_holds"], r["strong_reading_holds"]) for r in claim["table"]}
+    assert held == {("W1", 1.0): (False, False), ("W1", 10.0): (True, True), ("W2", 10.0): (True, False),
+                    ("net", 1.0): (False, False), ("net", 10.0): (True, True)}
+    assert len(claim["table"]) == 3 * 5  # three widths
     row = next(r for r in claim["table"] if r["layer"] == "W1" and r["lam"] == 10.0 and r["hidden"] == "10")
-    assert row["decay_share"] == {"mean": pytest.approx(1 / 1.06), "sd": 0.0, "seeds": 3}
-    assert row["disp_ratio"] == {"mean": 2.0, "sd": 0.0, "seeds": 3}
+    assert row["decay_share"]["mean"] == pytest.approx(1 / 1.06) and row["disp_ratio"]["mean"] == 2.0
+    net = next(r for r in claim["table"] if r["layer"] == "net" and r["lam"] == 10.0 and r["hidden"] == "10")
+    assert net["decay_share"]["mean"] == pytest.approx(2 / 2.12)
+    assert net["disp_ratio"]["mean"] == pytest.approx(math.sqrt(8) / math.sqrt(5))  # sqrt(2²+2²) / sqrt(1²+2²)
 
 
 def test_tail_off_columns_for_a_known_run():
@@ -301,11 +324,11 @@ def test_every_init_is_set_against_the_scaled_init():
 
 def test_runs_without_decay_are_not_testable_for_claims_1_to_3():
     w = fake_runs(epochs=5).assign(lam=0.0)
-    for claim in (claim_dominance(w), claim_decay_rate(w), claim_tail_off(w)):
-        assert claim == {"details": "not testable: no run with lam > 0", "table": []}
-    no_dominated = fake_runs(epochs=5).assign(drift=50.0)
-    assert claim_decay_rate(no_dominated) == {"details": "not testable: no decay-dominated epoch",
-                                              "dead_pixel_max_log_error": None, "table": []}
+    assert claim_dominance(w) == {"details": "not testable: no run with lam > 0", "table": []}
+    assert claim_decay_rate(w) == {"details": "not testable: no run with lam > 0", "table": []}
+    tail = claim_tail_off(w)
+    assert tail["table"] == [] and tail["network_plateaus"] == [] and tail["network_law"] == []
+    assert tail["prefactor_fit"] is None
     one_init = fake_runs(epochs=5)
     assert claim_init(one_init, one_init[["arm", "init", "lam", "eta", "hidden", "seed"]].drop_duplicates()) == {
         "details": "not testable: no cell run with the scaled init and another", "table": []}
@@ -360,3 +383,59 @@ def test_init_curves_give_every_epoch_of_each_paired_arm():
     third = next(r for r in got if r["init"] == "scaled" and r["epoch"] == 3)["acc_validation"]
     assert third["mean"] == pytest.approx(0.951) and third["seeds"] == 3
     assert analyze.init_curves(w, pd.DataFrame({"book_note": [None]})) == []
+
+
+def fake_network(hidden=("10", "30", "100", "100-100"), prefactor=3.0, power=0.5, seeds=(0, 1, 2), lam=5.0,
+                 init="standard", epochs=40, eta=0.5, m=10, n=1000, rate_factor=1.0, exact=False):
+    """The whole network's weight RMS (layer `net`) decaying at rate_factor x eta*lam/m per epoch (exact: at the
+    exact factor (1 - eta*lam/n)^ceil(n/m)) from 1 to the plateau prefactor / n_w^power (seed s: x (1 + 0.01 s)),
+    networks of one and two hidden layers."""
+    rate = -math.ceil(n / m) * math.log1p(-eta * lam / n) if exact else eta * lam / m * rate_factor
+    rows = []
+    for h in hidden:
+        sizes = [784, *map(int, h.split("-")), 10]
+        n_w = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+        for seed in seeds:
+            plateau = prefactor / n_w**power * (1 + 0.01 * seed)
+            for e in range(epochs + 1):
+                rows.append(dict(arm="a", init=init, lam=lam, eta=eta, hidden=h, seed=seed, n=n, m=m, epochs=epochs,
+                                 n_w=n_w, sizes="-".join(map(str, sizes)), epoch=e, layer="net", n_in=np.nan,
+                                 rms=max(math.exp(-rate * e), plateau)))
+    return pd.DataFrame(rows)
+
+
+def test_network_law_separates_the_form_from_the_magnitude():
+    """A plateau of 3/sqrt(n_w) over four networks (two depths): the form holds (slope -1/2 exactly), the
+    magnitude does not (prefactor 3.0 > sqrt(10)); at 1/sqrt(n_w) both hold; at 1/n_w the form fails."""
+    (law,) = analyze.network_law(analyze.network_plateaus(fake_network(prefactor=3.5)))
+    assert law["slope"]["mean"] == pytest.approx(-0.5) and law["form_holds"]
+    assert law["prefactor"]["mean"] == pytest.approx(3.5 * 1.01, rel=1e-3) and not law["magnitude_holds"]
+    assert law["n_w"] == [7_940, 23_820, 79_400, 89_400]
+    (near,) = analyze.network_law(analyze.network_plateaus(fake_network(prefactor=1.0)))
+    assert near["form_holds"] and near["magnitude_holds"]
+    (steep,) = analyze.network_law(analyze.network_plateaus(fake_network(prefactor=30.0, power=1.0)))
+    assert steep["slope"]["mean"] == pytest.approx(-1.0) and not steep["form_holds"]
+
+
+def test_an_unsettled_plateau_is_left_out_of_the_law():
+    """Too few epochs to reach the plateau: the RMS still falls at the end, so the run is not settled."""
+    plateaus = analyze.network_plateaus(fake_network(epochs=8))
+    assert not plateaus.plateau_settled.any() and analyze.network_law(plateaus) == []
+
+
+def test_prefactor_fit_recovers_the_power_of_lam_over_n():
+    """Prefactors 1, 10 at lam/n 0.01, 0.1: a power of 1 (the heuristic leaves lam/n out)."""
+    runs = pd.concat([fake_network(prefactor=p, lam=lam, epochs=60) for p, lam in ((1.0, 10.0), (10.0, 100.0))])
+    fit = analyze.prefactor_fit(analyze.network_plateaus(runs))
+    assert fit["power_of_lam_over_n"] == pytest.approx(1.0, abs=0.01) and "power_of_eta" not in fit
+
+
+def test_settings_that_did_not_learn_are_those_below_half_the_best():
+    rows = [dict(arm="a", init=init, lam=lam, eta=0.5, hidden="30", seed=s, epoch=e, layer="net",
+                 acc_validation=acc if e == 2 else 0.1)
+            for init in ("standard", "scaled") for lam, acc in ((1.0, 0.9), (10.0, 0.46), (100.0, 0.44))
+            for s in range(3) for e in range(3)]
+    w = pd.DataFrame(rows)
+    out = analyze.did_not_learn(w)
+    assert sorted(out.lam) == [100.0, 100.0]  # 0.44 < 0.45 = half of 0.9; 0.46 learned
+    assert set(analyze.learned(w).lam) == {1.0, 10.0}

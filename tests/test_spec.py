@@ -40,7 +40,7 @@ def arm(config, study="smoke", name="main") -> dict:
 
 
 BAD = {
-    "unknown study": (lambda c: c.update(study="nope"), r"study: 'nope' is not one of \['book', 'grid'"),
+    "unknown study": (lambda c: c.update(study="nope"), r"study: 'nope' is not one of \['book', 'decay-limit', 'grid'"),
     "unknown init": (lambda c: arm(c).update(init=["xavier"]),
                      r"arms/main/init/0: 'xavier' is not one of \['standard', 'scaled'"),
     "unknown dataset": (lambda c: c.update(dataset="cifar"), r"key dataset: 'cifar' is not one of \[None, 'mnist'"),
@@ -107,7 +107,7 @@ def test_book_presets_are_the_books_configurations():
 def test_paths_are_literal_and_deterministic():
     assert [fmt(5.0), fmt(0.1), fmt(50), fmt(2.0), fmt(0.5)] == ["5", "0.1", "50", "2", "0.5"]
     grid = runs(validate(CONFIG), "grid")
-    assert grid[0].out == "results/grid/fashion-mnist/runs/main/init~standard/lam~0/eta~0.1/hidden~30/seed~0"
+    assert grid[0].out == "results/grid/mnist/runs/main/init~standard/lam~0/eta~0.1/hidden~30/seed~0"
     assert grid[0].cell == "main/init~standard/lam~0/eta~0.1/hidden~30"
     assert [r.out for r in grid] == [r.out for r in runs(validate(CONFIG), "grid")]
 
@@ -126,11 +126,12 @@ def test_a_dataset_keeps_its_own_folders_seeds_and_book_arms():
     assert sorted({r.seed for r in digits}) == list(range(10))
     assert all(r.out.startswith("results/book/mnist-5k/runs/") for r in digits)
     skipped = skipped_arms(config)
-    assert set(skipped) == {"full-noreg", "full-l2", "init-h30", "init-h100", "wide"}
+    assert set(skipped) == {"full-noreg", "full-l2", "init-h30", "init-h100", "init-h30-noreg", "init-h100-noreg",
+                            "wide"}
     assert "n=50,000" in skipped["full-l2"] and "3,000" in skipped["full-l2"]
-    fashion = load_config(ROOT / "config" / "config.yaml", {"study": "book"})
-    assert skipped_arms(fashion) == {} and {r.seed for r in runs(fashion)} == {0, 1, 2}
-    assert not {r.out for r in runs(fashion)} & {r.out for r in digits}
+    mnist = load_config(ROOT / "config" / "config.yaml", {"study": "book"})
+    assert skipped_arms(mnist) == {} and {r.seed for r in runs(mnist)} == {0, 1, 2, 3, 4}
+    assert not {r.out for r in runs(mnist)} & {r.out for r in digits}
 
 
 def test_a_dataset_override_is_checked_against_the_study_that_runs():

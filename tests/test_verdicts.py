@@ -5,10 +5,10 @@ import math
 import pandas as pd
 import pytest
 from scipy.stats import t as student_t
-from test_analyze import fake_runs
+from test_analyze import fake_network, fake_runs
 
 from decaylab import verdicts
-from decaylab.analyze import claim_tail_off, interval
+from decaylab.analyze import claim_decay_rate, claim_dominance, claim_tail_off, interval
 
 
 def test_interval_is_students_t_over_seeds():
@@ -18,56 +18,106 @@ def test_interval_is_students_t_over_seeds():
     assert interval([0.5]) == {"mean": 0.5, "ci95": None, "seeds": 1}
 
 
-def _two_layers(w1_drift: float, w2_drift: float, lam: float = 10.0) -> pd.DataFrame:
-    w1 = fake_runs(epochs=5, lam=lam).assign(drift=w1_drift)
+def _two_layers(w1_drift: float, w2_drift: float, lam: float = 10.0, init: str = "standard") -> pd.DataFrame:
+    w1 = fake_runs(epochs=5, lam=lam).assign(drift=w1_drift, init=init)
     return pd.concat([w1, w1.assign(layer="W2", n_in=30, drift=w2_drift)], ignore_index=True)
 
 
+def _dominance(w: pd.DataFrame) -> dict:
+    return verdicts.dominance(claim_dominance(w), w)
+
+
 @pytest.mark.parametrize("w1,w2,status,words", [
-    (0.05, 0.05, "holds", "for W1 in all 3 settings; for W2 in all 3 settings"),
-    (0.05, 5.0, "holds-conditionally", "for W1 in all 3 settings; for W2 in none of 3 settings"),
-    (5.0, 5.0, "fails", "for W1 in none of 3 settings"),
+    (0.05, 0.05, "holds", "in 3/3 settings; its displacement"),
+    (0.05, 0.3, "fails", "Per layer: W1 3/3, W2 0/3"),  # W1 alone is dominated; the network's share is 0.84
+    (5.0, 5.0, "fails", "in 0/3 settings"),
 ])
-def test_dominance_status_names_the_layer_where_it_holds(w1, w2, status, words):
-    got = verdicts.dominance(_two_layers(w1, w2))
-    assert got["status"] == status and words in got["answer"]
-    assert [h["name"].split(" ")[0] for h in got["headline"]] == ["W1", "W1", "W2"]
-    assert "where most" in got["headline"][0]["name"] and "where least" in got["headline"][1]["name"]
+def test_dominance_status_is_the_whole_networks_on_the_standard_init(w1, w2, status, words):
+    got = _dominance(_two_layers(w1, w2))
+    net_share = 2 / (2 + w1 + w2 + 0.02)
+    assert got["status"] == ("holds" if net_share >= 0.9 else "fails") == status and words in got["answer"]
+    assert got["headline"][0]["mean"] == pytest.approx(net_share)
     assert all(h["ci95"][0] <= h["mean"] <= h["ci95"][1] for h in got["headline"])
 
 
-def test_a_condition_on_eta_lam_over_m_is_named():
-    """Decay dominates where eta*lam/m is large: the answer gives the threshold."""
-    cells = [fake_runs(epochs=5, lam=lam).assign(drift=0.05 if lam >= 10 else 5.0) for lam in (1.0, 10.0, 100.0)]
-    got = verdicts.dominance(pd.concat(cells, ignore_index=True))
-    assert got["status"] == "holds-conditionally" and "where ηλ/m ≥ 0.5 (6/9 settings)" in got["answer"]
+def test_a_condition_separating_the_settings_is_named():
+    """Decay dominates where eta*lam/m is large: the answer names the smallest value where it holds."""
+    cells = [_two_layers(0.05 if lam >= 10 else 5.0, 0.05, lam=lam) for lam in (1.0, 10.0)]
+    got = _dominance(pd.concat(cells, ignore_index=True))
+    assert got["status"] == "holds-conditionally" and "in 3/6 settings, exactly where ηλ/m ≥ 0.5" in got["answer"]
+
+
+def test_the_scaled_init_is_the_contrast_and_fast_decays_are_counted_not_judged():
+    """The scaled init never enters the status; a setting whose window ends inside epoch 1 (eta*lam/m = 5) is
+    counted, not judged."""
+    w = pd.concat([_two_layers(0.05, 0.05), _two_layers(5.0, 5.0, init="scaled"), _two_layers(5.0, 5.0, lam=100.0)],
+                  ignore_index=True)
+    got = _dominance(w)
+    assert got["status"] == "holds" and "Scaled init (contrast): 0/3 settings" in got["answer"]
+    assert "Not judged: 3 settings where ηλ/m > 1" in got["answer"]
+    assert _dominance(_two_layers(0.05, 0.05, init="scaled"))["status"] == "not-testable"
+
+
+def _decay_rate(w: pd.DataFrame) -> dict:
+    return verdicts.decay_rate(claim_decay_rate(w), claim_dominance(w))
 
 
 def test_decay_rate_status_and_its_per_seed_error():
-    exact = verdicts.decay_rate(fake_runs(epochs=5), 2e-7)
+    exact = _decay_rate(pd.concat([fake_runs(epochs=5), fake_network(lam=10.0)]))
     assert exact["status"] == "holds" and exact["headline"][0]["mean"] == pytest.approx(0, abs=1e-12)
-    assert "to 2.0e-07 in log" in exact["answer"]
-    slow = verdicts.decay_rate(fake_runs(epochs=5, rate_factor=0.7), None)
+    assert "in 4/4 settings" in exact["answer"]
+    slow = _decay_rate(pd.concat([fake_runs(epochs=5), fake_network(lam=10.0, rate_factor=0.7)]))
     assert slow["status"] == "fails" and slow["headline"][0]["mean"] == pytest.approx(0.3)
+
+
+def test_decay_rate_names_where_eta_lam_over_n_stops_the_exponential():
+    """Full batch (m = n), weights shrinking by the exact factor: the claim holds where eta*lam/n <= 0.02 and
+    not at 0.2; the answer names the condition and the largest setting's error."""
+    w = pd.concat([fake_network(hidden=("10", "30"), lam=10.0, n=n, m=n, exact=True, epochs=60) for n in (250, 25)])
+    got = _decay_rate(w)
+    assert got["status"] == "holds-conditionally"
+    assert "in 2/4 settings, exactly where ηλ/n ≤ 0.02" in got["answer"]
+    assert got["headline"][1]["name"] == "the same where ηλ/n is largest (0.2)"
+    assert got["headline"][1]["mean"] == pytest.approx(-math.log(0.8) / 0.2 - 1, rel=1e-6)
+    assert "parts from exp(-ηλ/m) by up to 12 % here (ηλ/n up to 0.2)" in got["answer"]
 
 
 def test_what_the_runs_cannot_test_is_named_never_nan():
     no_decay = fake_runs(epochs=5).assign(lam=0.0)
-    for got in (verdicts.dominance(no_decay), verdicts.decay_rate(no_decay, None)):
+    for got in (_dominance(no_decay), _decay_rate(no_decay)):
         assert got == {"status": "not-testable", "answer": "Not testable here: no run with lam > 0.", "headline": []}
-    assert "no decay-dominated epoch" in verdicts.decay_rate(fake_runs(epochs=5).assign(drift=50.0), None)["answer"]
-    one_width = verdicts.tail_off(claim_tail_off(fake_runs(widths=(30,))))
+    fast = fake_runs(epochs=5, lam=100.0)  # eta*lam/m = 5: the first phase ends inside epoch 1
+    assert "span at least one whole epoch" in _decay_rate(fast)["answer"]
+    one_width = verdicts.tail_off(claim_tail_off(fake_network(hidden=("30",))))
     assert one_width["status"] == "not-testable" and "one network size (n_w = 23,820)" in one_width["answer"]
     assert verdicts.init_comparison(fake_runs(epochs=5))["status"] == "not-testable"
-    for got in (one_width, verdicts.dominance(no_decay)):
+    for got in (one_width, _dominance(no_decay)):
         assert "nan" not in got["answer"].lower()
 
 
-def test_tail_off_status_from_the_slope_interval():
-    holds = verdicts.tail_off(claim_tail_off(fake_runs(widths=(10, 30, 100, 300))))
-    assert holds["status"] == "holds" and "W1 -0.50" in holds["answer"]
-    steeper = verdicts.tail_off(claim_tail_off(fake_runs(widths=(10, 30, 100, 300), power=1.0)))
-    assert steeper["status"] == "fails" and "consistent with 1/n_w" in steeper["answer"]
+def _network_and_w1(prefactor: float, power: float = 0.5, init: str = "standard") -> pd.DataFrame:
+    return pd.concat([fake_network(prefactor=prefactor, power=power, init=init),
+                      fake_runs(widths=(10, 30, 100), power=power).assign(init=init, lam=5.0)], ignore_index=True)
+
+
+@pytest.mark.parametrize("prefactor,power,status,words", [
+    (1.0, 0.5, "holds", "form 1/sqrt(n) holds in 1/1 settings"),
+    (3.5, 0.5, "fails", "the magnitude holds in 0/1"),        # the right form, 3.5 times too large
+    (30.0, 1.0, "fails", "form 1/sqrt(n) holds in 0/1 settings"),  # the wrong form
+])
+def test_tail_off_status_needs_the_form_and_the_magnitude(prefactor, power, status, words):
+    got = verdicts.tail_off(claim_tail_off(_network_and_w1(prefactor, power)))
+    assert got["status"] == status and words in got["answer"]
+    assert got["headline"][0]["mean"] == pytest.approx(-power)
+    assert "Per layer (one hidden layer): W1 " in got["answer"]
+
+
+def test_tail_off_is_judged_on_the_standard_init_the_claims_premise():
+    """A scaled-init study alone does not test the claim; beside a standard one it does not move the verdict."""
+    scaled = _network_and_w1(3.5, init="scaled")
+    assert verdicts.tail_off(claim_tail_off(scaled))["status"] == "not-testable"
+    both = verdicts.tail_off(claim_tail_off(pd.concat([_network_and_w1(1.0), scaled], ignore_index=True)))
+    assert both["status"] == "holds" and both["headline"][1]["mean"] == pytest.approx(1.01, rel=1e-3)
 
 
 def _init_pair(gap_epoch1: float, gap_final: float, ratio: float, lam: float = 10.0, arm: str = "a",
@@ -136,14 +186,6 @@ def test_lam_contrasts_pair_runs_with_and_without_l2():
     assert row["acc_validation_gain"]["mean"] == pytest.approx(0.03)
     assert row["acc_validation_gain"]["ci95"] == pytest.approx([0.03, 0.03])
     assert row["acc_test_gain"]["seeds"] == 4
-
-
-def test_a_condition_on_the_init_is_named():
-    """Decay dominates for the standard init only (four settings of it): the answer names the init."""
-    cells = [fake_runs(epochs=5, lam=lam).assign(init=init, drift=0.05 if init == "standard" else 5.0)
-             for lam in (1.0, 10.0) for init in ("standard", "scaled")]
-    got = verdicts.dominance(pd.concat(cells, ignore_index=True).query("hidden != '100'"))
-    assert got["answer"].endswith("for W1 with the standard init, in all its settings (4/8 settings).")
 
 
 def test_claim4_counts_each_cell_on_the_layers_it_has():

@@ -18,17 +18,23 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from decaylab.analyze import (  # noqa: E402
-    EARLY_EPOCHS,
+    DECAY_WINDOW,
+    RUN_KEYS,
     SHARE_THRESHOLD,
+    claim_decay_rate,
+    claim_dominance,
     decay_share,
     decaying,
     interval,
-    one_hidden_layer,
-    t95,
-    tail_off,
+    learned,
+    network_law,
+    network_plateaus,
     wide,
+    with_network,
 )
 from decaylab.data import REAL_DIGITS  # noqa: E402
+from decaylab.inits import INITS  # noqa: E402
+from decaylab.verdicts import SAME_ACCURACY, init_cells, init_pairs  # noqa: E402
 
 FIGURES = {  # name: caption (report.md and Snakemake's HTML report)
     "dominance": "Claim 1, early-decay dominance: the decay term's share of each epoch's change of |W|^2 in the "
@@ -37,24 +43,25 @@ FIGURES = {  # name: caption (report.md and Snakemake's HTML report)
     "decay_rate": "Claim 2, decay rate as a data collapse: ln(RMS_t / RMS_0) of each layer's weights against "
                   "tau = t*eta*lambda/m, every setting with lambda > 0 (mean over seeds). Black: -tau, the claim's "
                   "exp(-eta*lambda/m) per epoch. Decay-dominated weights lie on it until they tail off.",
-    "tail_off": "Claim 3, tail-off size: plateau weight RMS against the number of weights n_w (one-hidden-layer "
-                "networks, a row per lambda/n) and against lambda/n (last row), log-log, one point per run. Black: "
-                "the fitted power law with its 95% band; grey: 1/sqrt(n_w) (solid), 1/n_w (dashed) and "
-                "1/sqrt(n_in) (dotted), each with its best-fitting prefactor.",
+    "tail_off": "Claim 3, tail-off size, on the whole network (n_w = all its weights): left, its weight RMS x "
+                "sqrt(n_w) over training, mean over seeds, colour: init, line style: lambda (1 = the claim's size); "
+                "right, where the study has several network sizes, each settled run's plateau RMS against n_w "
+                "(log-log) with the verdict's own fit per setting. Grey band: the claim, 1/sqrt(n_w).",
     "init_comparison": "Claim 4, init comparison in the manner of the book's plot: validation accuracy per epoch "
                        "(axis zoomed to the data) and weight RMS per layer (log; dotted: 1/sqrt(n_in)), standard "
                        "against scaled (colour), a row per setting, line style: lambda; mean and 95% band over "
                        "seeds. Red dashes: the book's reported accuracy, where the setting has one and the data are "
                        "real digits.",
 }
-INIT_PALETTE = dict(zip(("standard", "scaled", "glorot", "he"), sns.color_palette("colorblind", 4)))
-INIT_MARKERS = dict(zip(INIT_PALETTE, ("X", "o", "s", "P")))
+# every figure: colour is the init, in the registry's order (a new init needs no edit here)
+INIT_PALETTE = dict(zip(INITS, sns.color_palette("colorblind", len(INITS))))
 
 
 def t_band(values) -> tuple[float, float]:
-    """The 95 % Student-t interval of the mean over seeds (seaborn's errorbar; no bootstrap)."""
+    """The 95 % Student-t interval of the mean over seeds (seaborn's errorbar; no bootstrap), drawn only where 3
+    seeds or more remain (from 2 it spans 12.7 standard errors)."""
     ci = interval(values)["ci95"]
-    return (ci[0], ci[1]) if ci else (float(np.mean(values)),) * 2
+    return (ci[0], ci[1]) if ci and len(values) >= 3 else (float(np.mean(values)),) * 2
 
 
 def _save(fig, out_dir: Path, name: str) -> None:
@@ -96,129 +103,174 @@ def _order(d: pd.DataFrame) -> list[str]:
     return list(d.sort_values(["eta", "n_w", "arm"]).setting.unique())
 
 
+DASHES = ["", (4, 2), (1, 1.5), (6, 2, 1, 2), (2, 4), (8, 3)]  # line style: lambda, in increasing order
+
+
+def _faceted(d: pd.DataFrame, x: str, y: str, **kwargs):
+    """The house layout: colour the init, line style lambda, a column per layer (the whole network last), a row per
+    other setting; mean over seeds with a 95 % band where 3 seeds or more remain."""
+    d, order, _ = _lam(d)
+    d["setting"] = _setting(d).where(_setting(d) != "", "all settings")
+    layers = sorted(set(d.layer) - {"net"}) + ["net"] * ("net" in set(d.layer))
+    g = sns.relplot(d, x=x, y=y, hue="init", hue_order=_inits(d), palette=INIT_PALETTE, style="λ", style_order=order,
+                    dashes=dict(zip(order, DASHES)), row="setting", row_order=_order(d), col="layer",
+                    col_order=layers, kind="line", errorbar=t_band, height=2.3, aspect=1.35,
+                    facet_kws={"margin_titles": True}, **kwargs)
+    g.set_titles(row_template="{row_name}", col_template="{col_name}")
+    for ax, layer in zip(g.axes[0], layers):
+        ax.set_title("whole network" if layer == "net" else layer)
+    return g
+
+
+def _reference(ax, horizontal: float | None = None, vertical: float | None = None, label: str = "") -> None:
+    """A reference the verdict uses (a threshold, a window's end): thin red, unlike any data line, labelled."""
+    if horizontal is not None:
+        ax.axhline(horizontal, color="tab:red", lw=0.9, ls=(0, (6, 2)), label=label)
+    if vertical is not None:
+        ax.axvline(vertical, color="tab:red", lw=0.9, ls=(0, (2, 2)), label=label)
+
+
+def _finish(g, title: str, extra: list) -> None:
+    """The legend beside the panels with the references added, the finding as the title."""
+    handles = [h for h in g.legend.legend_handles]
+    labels = [t.get_text() for t in g.legend.texts]
+    g.legend.remove()
+    for handle, label in extra:
+        handles.append(handle)
+        labels.append(label)
+    g.figure.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
+    g.figure.suptitle(title, fontsize=10)
+    g.figure.tight_layout()
+
+
+def _count(table: list[dict], held: str) -> str:
+    """k/N over the claim's judged settings: standard init, the whole network, resolved windows."""
+    mine = [r for r in table if r["init"] == "standard" and r["layer"] == "net" and r["resolved"]]
+    return f"{sum(r[held] for r in mine)}/{len(mine)}"
+
+
 def dominance(w: pd.DataFrame, out_dir: Path, runs=None) -> None:
-    """Decay share of d|W|^2 per epoch over the first epochs, per layer and init."""
+    """Each epoch's decay share of the change of |W|^2 against decay time, per layer and the whole network."""
     d = decaying(w)
     if d.empty:
         return _empty(out_dir, "dominance", "no run with lam > 0")
-    last = max(EARLY_EPOCHS, min(10, int(d.epoch.max())))
-    d = d[d.epoch <= last].copy()
-    d["decay share"] = decay_share(d)
-    d["panel"] = d.layer + " · " + d.init + " init"
-    d, order, palette = _lam(d)
-    d["setting"] = _setting(d)
-    styled = d.setting.nunique() > 1
-    g = sns.relplot(d, x="epoch", y="decay share", hue="λ", hue_order=order, palette=palette,
-                    style="setting" if styled else None, style_order=_order(d) if styled else None, row="layer",
-                    col="init", kind="line", errorbar=t_band,
-                    height=2.4, aspect=1.5, facet_kws={"margin_titles": True})
-    g.set_titles(row_template="{row_name}", col_template="{col_name} init")
-    g.set(ylim=(0, 1.02), xlim=(0.7, last + 0.3))
+    d = with_network(d)
+    d["τ = epochs · ηλ/m"] = d.epoch * d.eta * d.lam / d.m
+    d = d[d["τ = epochs · ηλ/m"] <= 10 * DECAY_WINDOW].assign(**{"decay share": decay_share})
+    g = _faceted(d, "τ = epochs · ηλ/m", "decay share")
+    g.set(xscale="log", ylim=(0, 1.03))
     for ax in g.axes.flat:
-        ax.axhline(SHARE_THRESHOLD, color="black", lw=0.8, ls=":")
-        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        _reference(ax, horizontal=SHARE_THRESHOLD)
+        _reference(ax, vertical=DECAY_WINDOW)
+    extra = [(plt.Line2D([], [], color="tab:red", lw=0.9, ls=(0, (6, 2))), f"threshold {SHARE_THRESHOLD:g}"),
+             (plt.Line2D([], [], color="tab:red", lw=0.9, ls=(0, (2, 2))), f"end of the first epochs, τ = "
+                                                                           f"{DECAY_WINDOW:g}")]
+    count = _count(claim_dominance(w)["table"], "size_reading_holds")
+    _finish(g, f"Claim 1: decay dominates the standard init's first epochs in {count} settings (whole network)",
+            extra)
     _save(g.figure, out_dir, "dominance")
 
 
 def decay_rate(w: pd.DataFrame, out_dir: Path, runs=None) -> None:
-    """ln(RMS_t / RMS_0) against tau = t*eta*lam/m per layer (columns) and init (rows); -tau drawn."""
-    d = decaying(w, trained=False).copy()
+    """ln(RMS_t / RMS_0) against decay time, per layer and the whole network, with the claim's -tau."""
+    d = w[(w.lam > 0) & (w.layer.str.startswith("W") | (w.layer == "net"))].copy()
     if d.empty:
         return _empty(out_dir, "decay_rate", "no run with lam > 0")
-    start = d[d.epoch == 0].set_index(["arm", "init", "lam", "eta", "hidden", "seed", "layer"]).rms
-    d = d.join(start.rename("rms0"), on=["arm", "init", "lam", "eta", "hidden", "seed", "layer"])
-    d["τ = epoch · ηλ/m"] = d.epoch * d.eta * d.lam / d.m
+    keys = [*RUN_KEYS, "n", "m", "layer"]
+    d = d.join(d[d.epoch == 0].set_index(keys).rms.rename("rms0"), on=keys)
+    d["τ = epochs · ηλ/m"] = d.epoch * d.eta * d.lam / d.m
     d["ln(RMS_t / RMS_0)"] = np.log(d.rms / d.rms0)
-    top = min(6.0, float(d["τ = epoch · ηλ/m"].max()))
-    d = d[d["τ = epoch · ηλ/m"] <= top * 1.05]
-    d, order, palette = _lam(d)
-    d["setting"] = _setting(d)
-    g = sns.relplot(d, x="τ = epoch · ηλ/m", y="ln(RMS_t / RMS_0)", hue="λ", hue_order=order, palette=palette,
-                    style="setting" if d.setting.nunique() > 1 else None,
-                    style_order=_order(d) if d.setting.nunique() > 1 else None, row="init", col="layer", kind="line",
-                    errorbar=None, height=2.4, aspect=1.4, facet_kws={"margin_titles": True})
-    g.set_titles(row_template="{row_name} init", col_template="{col_name}")
-    tau = np.linspace(0, top, 50)
+    top = min(6.0, float(d["τ = epochs · ηλ/m"].max()))
+    d = d[d["τ = epochs · ηλ/m"] <= top]
+    g = _faceted(d, "τ = epochs · ηλ/m", "ln(RMS_t / RMS_0)")
     y = d["ln(RMS_t / RMS_0)"]
-    low, high = max(-top * 1.05, y.min() - 0.2), min(max(0.3, y.max() + 0.1), 1.5)
+    g.set(xlim=(0, top), ylim=(y.min() - 0.2, y.max() + 0.2))
+    tau = np.linspace(0, top, 50)
     for ax in g.axes.flat:
-        ax.plot(tau, -tau, color="black", lw=1.5, zorder=0, label="−τ")
-        ax.set(xlim=(0, top), ylim=(low, high))
+        _claim_line(ax, tau, -tau, "the claim: exp(-ηλ/m) per epoch")
+        _reference(ax, vertical=DECAY_WINDOW)
+    extra = [(plt.Line2D([], [], color="grey", lw=7, alpha=0.35), "the claim: -τ, a factor exp(-ηλ/m) per epoch"),
+             (plt.Line2D([], [], color="tab:red", lw=0.9, ls=(0, (2, 2))), f"end of the first epochs, τ = "
+                                                                           f"{DECAY_WINDOW:g}")]
+    count = _count(claim_decay_rate(w)["table"], "holds")
+    _finish(g, f"Claim 2: the standard init's network shrinks by exp(-ηλ/m) per epoch in {count} settings", extra)
     _save(g.figure, out_dir, "decay_rate")
-
-
-def _log_panel(ax, t: pd.DataFrame, x: str, hue: str, palette, references: bool) -> None:
-    """Points per run, the fitted power law with its 95 % band (over the points), and the three scalings."""
-    sns.scatterplot(t, x=x, y="plateau_rms", hue=hue, palette=palette, style="init", markers=INIT_MARKERS, ax=ax,
-                    s=28, legend=False)
-    lx, ly = np.log10(t[x].to_numpy(float)), np.log10(t.plateau_rms.to_numpy(float))
-    if len(np.unique(lx)) >= 2:
-        slope, icept = np.polyfit(lx, ly, 1)
-        grid = np.linspace(lx.min(), lx.max(), 30)
-        resid = ly - (slope * lx + icept)
-        se = math.sqrt(resid @ resid / max(len(lx) - 2, 1))
-        spread = se * np.sqrt(1 / len(lx) + (grid - lx.mean()) ** 2 / ((lx - lx.mean()) ** 2).sum())
-        half = t95(max(len(lx) - 2, 1)) * spread
-        fit = slope * grid + icept
-        ax.plot(10**grid, 10**fit, color="black", lw=1.2, label=f"fit: slope {slope:+.2f}")
-        ax.fill_between(10**grid, 10 ** (fit - half), 10 ** (fit + half), color="black", alpha=0.12, lw=0)
-    if references:
-        xs = np.geomspace(t[x].min(), t[x].max(), 30)
-        n_in = t.n_in.astype(float).to_numpy()
-        for label, ls, shape in (("1/sqrt(n_w)", "-", lambda v: v**-0.5), ("1/n_w", "--", lambda v: 1 / v)):
-            prefactor = math.exp(np.mean(np.log(t.plateau_rms) - np.log(shape(t[x].to_numpy(float)))))
-            ax.plot(xs, prefactor * shape(xs), color="grey", ls=ls, lw=1, label=f"{prefactor:.3g}·{label}")
-        prefactor = math.exp(np.mean(np.log(t.plateau_rms) - np.log(n_in**-0.5)))
-        ax.plot(t[x], prefactor * n_in**-0.5, color="grey", ls=":", lw=1, label=f"{prefactor:.3g}·1/sqrt(n_in)")
-    ax.set(xscale="log", yscale="log")
-    _log_ticks(ax.yaxis)
-    ax.legend(fontsize=6, loc="best")
 
 
 def _log_ticks(axis) -> None:
     """Log-axis labels at 1, 2, 5 x 10^k as plain numbers, no crowded minor labels."""
     axis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
-    axis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%.2g"))
+    axis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
     axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
 
 
+def _span(values: list[float], spec: str) -> str:
+    low, high = format(values[0], spec), format(values[-1], spec)
+    return low if low == high else f"({low} to {high})"
+
+
+def _inits(d: pd.DataFrame) -> list[str]:
+    """The data's inits in the registry's order."""
+    return [i for i in INITS if i in set(d.init)]
+
+
+def _legend_outside(ax) -> None:
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+
+
+def _claim_line(ax, x, y, label: str) -> None:
+    """The claim's own prediction: a wide translucent grey band, unlike any data line, in the legend."""
+    ax.plot(x, y, color="grey", lw=7, alpha=0.35, solid_capstyle="butt", label=label, zorder=0)
+
+
 def tail_off_sizes(w: pd.DataFrame, out_dir: Path, runs=None) -> None:
-    """Plateau weight RMS against n_w per lambda/n, and against lambda/n, per layer; log-log."""
-    t = tail_off(w)
-    if t.empty:
+    """The whole network's weight RMS x sqrt(n_w) over training (1: the claim's size), and, where the study has
+    several network sizes, the settled plateau against n_w with the verdict's own fit beside the claim's line."""
+    net = w[(w.lam > 0) & (w.layer == "net") & (w.epoch >= 1)].copy()
+    if net.empty:
         return _empty(out_dir, "tail_off", "no run with lam > 0")
-    t = t.assign(lam_over_n=t.lam / t.n)
-    single = one_hidden_layer(t)
-    layers = sorted((single if single.n_w.nunique() > 1 else t).layer.unique())
-    rows = [("n_w", v, single[single.lam_over_n == v]) for v in sorted(single.lam_over_n.unique())
-            if single[single.lam_over_n == v].n_w.nunique() > 1]
-    if t.lam_over_n.nunique() > 1:
-        rows.append(("lam_over_n", None, t))
-    if not rows:
-        return _empty(out_dir, "tail_off", "one network size and one lambda/n: nothing to fit")
-    colour = "n_w" if t.n_w.nunique() > 1 else "eta"  # the other setting the lambda/n panels keep apart
-    levels = sorted(t[colour].unique())
-    palette = dict(zip(levels, sns.color_palette("viridis", len(levels))))
-    fig, axes = plt.subplots(len(rows), len(layers), figsize=(3.6 * len(layers), 2.9 * len(rows)), squeeze=False)
-    for (x, value, sub), row_axes in zip(rows, axes):
-        for layer, ax in zip(layers, row_axes):
-            mine = sub[sub.layer == layer]
-            if mine[x].nunique() < 2:  # e.g. W3 against n_w: only the deep network has it
-                ax.axis("off")
-                ax.text(0.5, 0.5, f"{layer}: one {'n_w' if x == 'n_w' else 'λ/n'} only", ha="center", va="center")
-                continue
-            if x == "n_w":
-                _log_panel(ax, mine, "n_w", "init", INIT_PALETTE, references=True)
-                ax.set(title=f"{layer} · λ/n = {value:.3g}", xlabel="n_w (weights in the network)")
-            else:
-                _log_panel(ax, mine, "lam_over_n", colour, palette, references=False)
-                ax.set(title=f"{layer} · colour: {'n_w' if colour == 'n_w' else 'η'} "
-                             f"{levels[0]:g} (dark) to {levels[-1]:g} (light)", xlabel="λ/n")
-            ax.set_ylabel("plateau weight RMS")
-    inits = sorted(t.init.unique())
-    handles = [plt.Line2D([], [], marker=INIT_MARKERS[i], ls="", color="grey", label=f"{i} init") for i in inits]
-    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, bbox_to_anchor=(0.5, -0.02))
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    plateaus = network_plateaus(w)
+    law = pd.DataFrame(network_law(plateaus))
+    net["RMS x sqrt(n_w)"] = net.rms * np.sqrt(net.n_w.astype(float))
+    net, order, _ = _lam(net)
+    net["setting"] = _setting(net).where(_setting(net) != "", "all")
+    fig, axes = plt.subplots(1, 2 if len(law) else 1, figsize=(11 if len(law) else 5.6, 4), squeeze=False)
+    ax = axes[0][0]
+    means = net.groupby(["init", "λ", "setting", "hidden", "epoch"], as_index=False)["RMS x sqrt(n_w)"].mean()
+    means["line"] = means.setting + " " + means.hidden
+    sns.lineplot(means, x="epoch", y="RMS x sqrt(n_w)", hue="init", hue_order=_inits(means), palette=INIT_PALETTE,
+                 style="λ", style_order=order, units="line", estimator=None, lw=1, ax=ax)
+    _claim_line(ax, [means.epoch.min(), means.epoch.max()], [1, 1], "the claim: RMS = 1/sqrt(n_w)")
+    ax.set(yscale="log", xscale="log" if means.epoch.max() > 60 else "linear",
+           title="Whole network during training (mean over seeds)")
+    _log_ticks(ax.yaxis)
+    _legend_outside(ax)
+    title = "Claim 3: the network's weights during training"
+    if len(law):
+        ax = axes[0][1]
+        settled = plateaus[plateaus.plateau_settled].assign(**{"λ/n": lambda d: d.lam_over_n.map(lambda v: f"{v:.3g}")})
+        sns.scatterplot(settled, x="n_w", y="plateau_rms", hue="init", hue_order=_inits(settled),
+                        palette=INIT_PALETTE, style="λ/n", s=30, ax=ax)
+        xs = np.geomspace(settled.n_w.min() / 1.3, settled.n_w.max() * 1.3, 20)
+        styles = dict(zip(sorted(law.lam_over_n.unique()), ("-", "--", ":", "-.")))
+        for _, g in law.iterrows():
+            ax.plot(xs, np.exp(g.intercept) * xs ** g.slope["mean"], color=INIT_PALETTE[g.init], lw=1,
+                    ls=styles.get(g.lam_over_n, "-"),
+                    label=f"fit, {g.init}, λ/n={g.lam_over_n:.3g}: slope {g.slope['mean']:+.2f}, "
+                          f"prefactor {g.prefactor['mean']:.3g}")
+        _claim_line(ax, xs, xs**-0.5, "the claim: 1/sqrt(n_w), prefactor 1")
+        ax.set(xscale="log", yscale="log", xlabel="n_w (all weights in the network)", ylabel="plateau weight RMS",
+               title="Settled plateau against network size")
+        _log_ticks(ax.yaxis)
+        _legend_outside(ax)
+        premise = law[law.init == "standard"]
+        if len(premise):  # ranges over the settings, never an average across what the claim distinguishes
+            slopes = sorted(h["mean"] for h in premise.slope)
+            factors = sorted(h["mean"] for h in premise.prefactor)
+            title = (f"Claim 3: the standard init's network plateau scales as n_w^{_span(slopes, '.2f')}, "
+                     f"at {_span(factors, '.2g')} x the claim's 1/sqrt(n_w)")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
     _save(fig, out_dir, "tail_off")
 
 
@@ -235,17 +287,18 @@ def init_comparison(w: pd.DataFrame, out_dir: Path, runs: pd.DataFrame | None = 
     log_x = d.epoch.max() > 60
     fig, axes = plt.subplots(len(settings), len(layers) + 1, figsize=(3.3 * (len(layers) + 1), 2.5 * len(settings)),
                              squeeze=False)
-    dashes = dict(zip(order, ["", (4, 2), (1, 1), (6, 2, 1, 2), (2, 4)]))
+    dashes, book_shown = dict(zip(order, DASHES)), False
     for i, (setting, row) in enumerate(zip(settings, axes)):
         mine = d[d.setting == setting]
         acc = mine[(mine.layer == "net") & (mine.epoch >= 1)]
-        sns.lineplot(acc, x="epoch", y="acc_validation", hue="init", palette=INIT_PALETTE, style="λ",
-                     style_order=order, dashes=dashes, errorbar=t_band, ax=row[0], legend=i == 0)
+        sns.lineplot(acc, x="epoch", y="acc_validation", hue="init", hue_order=_inits(d), palette=INIT_PALETTE,
+                     style="λ", style_order=order, dashes=dashes, errorbar=t_band, ax=row[0], legend=i == 0)
         means = acc.groupby(["init", "λ", "epoch"]).acc_validation.mean()
         low, high = means.min(), means.max()
         marks = _book_marks(runs, mine)
+        book_shown = book_shown or bool(marks)
         for value in marks:
-            row[0].axhline(value, color="tab:red", lw=1, ls="--")
+            _reference(row[0], horizontal=value)
         high = max([high, *marks])
         row[0].set(ylim=(low - 0.1 * (high - low), high + 0.1 * (high - low)), ylabel="validation accuracy",
                    title=setting or "validation accuracy")
@@ -254,10 +307,10 @@ def init_comparison(w: pd.DataFrame, out_dir: Path, runs: pd.DataFrame | None = 
             if rms.empty:  # a deeper network's layer, in a row of shallower ones
                 ax.axis("off")
                 continue
-            sns.lineplot(rms, x="epoch", y="rms", hue="init", palette=INIT_PALETTE, style="λ", style_order=order,
-                         dashes=dashes, errorbar=t_band, ax=ax, legend=False)
+            sns.lineplot(rms, x="epoch", y="rms", hue="init", hue_order=_inits(d), palette=INIT_PALETTE, style="λ",
+                         style_order=order, dashes=dashes, errorbar=t_band, ax=ax, legend=False)
             for n_in in rms.n_in.dropna().unique():
-                ax.axhline(1 / math.sqrt(n_in), color="grey", lw=0.8, ls=":")
+                _claim_line(ax, [rms.epoch.min(), rms.epoch.max()], [1 / math.sqrt(n_in)] * 2, "")
             ax.set(yscale="log", ylabel="weight RMS", title=f"{layer} weight RMS")
             _log_ticks(ax.yaxis)
         for ax in row:
@@ -269,7 +322,17 @@ def init_comparison(w: pd.DataFrame, out_dir: Path, runs: pd.DataFrame | None = 
     if legend:
         handles, labels = axes[0][0].get_legend_handles_labels()
         legend.remove()
+        handles.append(plt.Line2D([], [], color="grey", lw=7, alpha=0.35))
+        labels.append("the new init's size, 1/sqrt(n_in)")
+        if book_shown:
+            handles.append(plt.Line2D([], [], color="tab:red", lw=0.9, ls=(0, (6, 2))))
+            labels.append("the book's accuracy (real digits)")
         fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
+    accuracy, _ = init_cells(init_pairs(learned(w)))
+    if len(accuracy):
+        fig.suptitle(f"Claim 4: with L2 the standard init ends level with the scaled init (within "
+                     f"±{SAME_ACCURACY * 100:g} pp) in {int(accuracy.equivalent.sum())}/{len(accuracy)} settings",
+                     fontsize=10)
     fig.tight_layout()
     _save(fig, out_dir, "init_comparison")
 

@@ -136,20 +136,36 @@ def write_report(claims: dict, run_jsons: list[str], out: Path, description: str
                   + ".", ""]
     parts += [" ".join(description.split()), ""]
     tables = {
-        "1_early_decay_dominance": [("", c["1_early_decay_dominance"].get("table", []), [
-            "layer", "arm", "init", "lam", "eta", "hidden", "decay_share", "disp_ratio", "size_reading_holds",
+        "1_early_decay_dominance": [("Per setting and layer (`net`: the whole network), over its first epochs "
+                                     "(decay time ≤ the window; `resolved`: the window spans a whole epoch); W1's "
+                                     "saturated units and mean σ′ there:",
+                                     c["1_early_decay_dominance"].get("table", []), [
+            "layer", "arm", "init", "lam", "eta", "hidden", "eta_lam_over_m", "window_epochs", "resolved",
+            "decay_share", "disp_ratio", "z_sat_frac", "sigma_prime_mean", "size_reading_holds",
             "strong_reading_holds"])],
-        "2_decay_rate": [("", c["2_decay_rate"].get("table", []), [
-            "layer", "eta", "lam", "n", "eta_lam_over_n", "epochs", "median_rel_error", "exp_vs_exact_rel_gap"])],
+        "2_decay_rate": [("Per setting and layer (`net`: the whole network), over its first epochs:",
+                          c["2_decay_rate"].get("table", []), [
+            "layer", "arm", "init", "lam", "eta", "hidden", "n", "m", "eta_lam_over_m", "eta_lam_over_n",
+            "window_epochs", "resolved", "rel_error", "exp_vs_exact_rel_gap", "holds"])],
         "3_tail_off": [
-            ("Log-log slope of the plateau RMS against n_w (one hidden layer), per seed; mean and 95% interval; "
-             "`consistent_with`: the scalings whose slope lies in the interval (1/sqrt(n_in) predicts 0 for W1, "
-             "-1/2 after):", c["3_tail_off"].get("slopes_vs_n_w", []),
+            ("The whole network (n = all its weights), per setting: the slope of the plateau RMS against n_w "
+             "(log-log, one fit per seed; mean and 95 % interval), the prefactor plateau x sqrt(n_w) (geometric "
+             "mean over the widths, per seed); `form_holds`: the slope's interval contains -1/2; `magnitude_holds`: "
+             f"the prefactor is within a factor {analyze.AROUND:.2g} of the claim's 1. Settled plateaus only (RMS "
+             f"moving by less than {analyze.SETTLED_LOG_CHANGE:g} in log over the last {analyze.PLATEAU_FRACTION:.0%} "
+             "of the epochs):", c["3_tail_off"].get("network_law", []),
+             ["init", "lam", "eta", "n", "lam_over_n", "n_w", "runs", "slope", "prefactor", "form_holds",
+              "magnitude_holds"]),
+            (_prefactor_fit_text(c["3_tail_off"].get("prefactor_fit")), _network_rows(c["3_tail_off"]),
+             ["init", "lam", "eta", "n", "hidden", "n_w", "plateau_rms", "prefactor", "settled"]),
+            ("Per layer, secondary evidence. Log-log slope of the plateau RMS against n_w (one hidden layer), per "
+             "seed; mean and 95% interval; `consistent_with`: the scalings whose slope lies in the interval "
+             "(1/sqrt(n_in) predicts 0 for W1, -1/2 after):", c["3_tail_off"].get("slopes_vs_n_w", []),
              ["layer", "init", "lam", "eta", "n", "slope", "ci95", "seeds", "nearest", "consistent_with"]),
             ("Against lam/n, which the heuristic leaves out:", c["3_tail_off"].get("slopes_vs_lam_over_n", []),
              ["layer", "init", "hidden", "eta", "n", "slope", "ci95", "seeds"]),
-            ("Per cell (means over seeds):", _tail_rows(c["3_tail_off"]),
-             ["layer", "arm", "init", "lam", "hidden", "n_w", "n_in", "tail_epoch", "rms_at_tail", "plateau_rms",
+            ("Per layer and cell (means over seeds):", _tail_rows(c["3_tail_off"]),
+             ["layer", "arm", "init", "lam", "eta", "hidden", "n_w", "n_in", "tail_epoch", "rms_at_tail", "plateau_rms",
               "ratio_inv_sqrt_nw", "ratio_inv_nw", "ratio_inv_sqrt_nin"])],
         "4_init_comparison": [
             ("Accuracy, per setting with L2 (validation, paired per seed; pp): the scaled init's lead (scaled - "
@@ -240,8 +256,9 @@ def _book_intro(claims: dict) -> str:
 def _definitions(t: dict) -> str:
     """The analysis module's operational definitions with this run's threshold values filled in."""
     text = analyze.__doc__.split("\n\n", 1)[1].strip()
-    names = {"EARLY_EPOCHS": "early_epochs", "SHARE_THRESHOLD": "decay_share", "RATE_TOLERANCE": "rate_tolerance",
-             "PLATEAU_FRACTION": "plateau_fraction"}
+    names = {"DECAY_WINDOW": "decay_window", "SHARE_THRESHOLD": "decay_share", "RATE_TOLERANCE": "rate_tolerance",
+             "PLATEAU_FRACTION": "plateau_fraction", "SETTLED_LOG_CHANGE": "settled_log_change",
+             "LEARNED_FRACTION": "learned_fraction"}
     for name, key in names.items():
         text = text.replace(name, str(t[key]))
     return text
@@ -251,7 +268,7 @@ def _tail_rows(claim: dict) -> list[dict]:
     table = pd.DataFrame(claim.get("table", []))
     if table.empty:
         return []
-    keys = ["layer", "arm", "init", "lam", "hidden"]
+    keys = ["layer", "arm", "init", "lam", "eta", "hidden"]
     agg = table.groupby(keys).agg(
         n_w=("n_w", "first"), n_in=("n_in", "first"), tail_epoch=("tail_epoch", "mean"),
         rms_at_tail=("rms_at_tail", "mean"), plateau_rms=("plateau_rms", "mean"),
@@ -262,6 +279,27 @@ def _tail_rows(claim: dict) -> list[dict]:
 
 def _percent(h: dict) -> str:
     return interval_text({**h, "unit": "percent"}, 4)
+
+
+def _network_rows(claim: dict) -> list[dict]:
+    """The whole network's plateau per setting and width: mean and 95 % interval over seeds, settled runs counted."""
+    table = pd.DataFrame(claim.get("network_plateaus", []))
+    if table.empty:
+        return []
+    keys = ["init", "lam", "eta", "n", "hidden", "n_w"]
+    return [{**dict(zip(keys, key)), "plateau_rms": analyze.interval(g.plateau_rms),
+             "prefactor": analyze.interval(g.prefactor), "settled": f"{int(g.plateau_settled.sum())}/{len(g)}"}
+            for key, g in table.groupby(keys)]
+
+
+def _prefactor_fit_text(fit: dict | None) -> str:
+    intro = "The whole network's plateau per setting and width (mean and 95 % interval over seeds)"
+    if not fit:
+        return intro + ":"
+    powers = " x ".join(f"({name})^{fit[f'power_of_{term}']:.3g}"
+                        for term, name in (("lam_over_n", "λ/n"), ("eta", "η")) if f"power_of_{term}" in fit)
+    return (f"{intro}. The prefactor's dependence on what the heuristic leaves out, fitted over {fit['runs']} settled "
+            f"standard-init runs: prefactor ≈ {fit['constant']:.3g} x {powers}:")
 
 
 def _book_rows(rows: list[dict]) -> list[dict]:

@@ -13,7 +13,7 @@ import pandas as pd
 from scipy.stats import t as student_t
 
 from decaylab import analyze
-from decaylab.analyze import CELL_KEYS, decay_share, decaying, early_shares, interval, one_hidden_layer, per_seed_slopes
+from decaylab.analyze import CELL_KEYS, interval, one_hidden_layer, per_seed_slopes
 
 # two inits reach the same accuracy when their paired gap is equivalent to 0 within 1 pp: the resolution at which
 # the book calls its two inits' accuracies the same ("both end somewhat over 96 percent")
@@ -80,83 +80,183 @@ def _label(cell: pd.Series) -> str:
                                                                                 else "")
 
 
-def dominance(w: pd.DataFrame) -> dict:
-    """Claim 1 from the per-seed decay share of the early epochs, per layer and setting."""
-    per_seed = early_shares(w).rename(columns={"decay_share": "share"})
-    if per_seed.empty:
-        return not_testable("no run with lam > 0")
-    per_seed["tau"] = _tau(per_seed)
-    cells = per_seed.groupby([*CELL_KEYS, "m", "layer", "tau"], as_index=False).share.agg(
-        held=lambda s: bool((s >= analyze.SHARE_THRESHOLD).all()))
-    layers = sorted(cells.layer.unique())
-    where = {layer: _condition(cells[cells.layer == layer], "held") for layer in layers}
-    answer = (f"Decay makes up ≥ {analyze.SHARE_THRESHOLD:g} of the change of ‖W‖² over the first "
-              f"{analyze.EARLY_EPOCHS} epochs (every seed) " + "; ".join(f"for {layer} {where[layer]}"
-                                                                         for layer in layers) + ".")
-    numbers = []  # per layer the setting where decay dominates most; for the first layer also where it does least
-    for layer, ends in ((layers[0], ("most", "least")), (layers[-1], ("most",)))[: min(2, len(layers))]:
-        means = per_seed[per_seed.layer == layer].groupby(CELL_KEYS).share.mean().sort_values()
-        for end in ends:
-            cell = dict(zip(CELL_KEYS, means.index[-1 if end == "most" else 0]))
-            at = per_seed[(per_seed.layer == layer) & (per_seed[CELL_KEYS] == pd.Series(cell)).all(axis=1)]
-            numbers.append(headline(f"{layer} decay share, first {analyze.EARLY_EPOCHS} epochs, where {end} "
-                                    f"({_label(pd.Series(cell))})", at.share))
-    return {"status": _status(int(cells.held.sum()), len(cells)), "answer": answer, "headline": numbers}
+CONDITIONS = {"eta_lam_over_m": "ηλ/m", "eta": "η", "lam_over_n": "λ/n"}  # what may separate holding cells
 
 
-def decay_rate(w: pd.DataFrame, dead_pixel_error: float | None) -> dict:
-    """Claim 2: in decay-dominated epochs (ηλ/n small), the log-shrink per epoch against -ηλ/m."""
-    d = decaying(w).copy()
-    if d.empty:
-        return not_testable("no run with lam > 0")
-    d["share"] = decay_share(d)
-    d = d[(d.share >= analyze.SHARE_THRESHOLD) & (d.eta * d.lam / d.n <= analyze.SMALL_ETA_LAM_OVER_N)]
-    if d.empty:
-        return not_testable(f"no decay-dominated epoch with ηλ/n ≤ {analyze.SMALL_ETA_LAM_OVER_N:g}")
-    d["tau"] = _tau(d)
-    d["error"] = (np.log(d["shrink"]) / -d.tau - 1).abs()
-    per_seed = d.groupby([*CELL_KEYS, "seed", "m", "tau", "layer"], as_index=False).error.median()
-    cells = per_seed.groupby([*CELL_KEYS, "tau", "layer"], as_index=False).error.median()
-    cells["held"] = cells.error <= analyze.RATE_TOLERANCE
-    layers = sorted(cells.layer.unique())
-    answer = (f"In decay-dominated epochs the weights shrink by exp(-ηλ/m) per epoch to within "
-              f"{analyze.RATE_TOLERANCE:.0%} (median over epochs) "
-              + "; ".join(f"for {layer} {_condition(cells[cells.layer == layer], 'held')}" for layer in layers) + ".")
-    if dead_pixel_error is not None:
-        answer = answer[:-1] + (f"; weights without gradient follow (1 - ηλ/n)^ceil(n/m) to {dead_pixel_error:.1e}"
-                                " in log.")
-    numbers = [headline(f"{layer} relative error of the log-shrink against ηλ/m (median over decay-dominated "
-                        "epochs)", per_seed[per_seed.layer == layer].groupby("seed").error.median())
-               for layer in layers]
-    return {"status": _status(int(cells.held.sum()), len(cells)), "answer": answer, "headline": numbers[:4]}
+def separating(cells: pd.DataFrame, held: str, conditions: dict[str, str] = CONDITIONS) -> str | None:
+    """The condition, in one of CONDITIONS, that separates the cells where `held` is true from the others (e.g.
+    "η ≤ 0.5"), if one does; None otherwise."""
+    if cells[held].all() or not cells[held].any():
+        return None
+    for column, name in conditions.items():
+        yes, no = cells[cells[held]][column], cells[~cells[held]][column]
+        if yes.min() > no.max():
+            return f"{name} ≥ {yes.min():.3g}"
+        if yes.max() < no.min():
+            return f"{name} ≤ {yes.max():.3g}"
+    return None
 
 
-def tail_off(claim: dict) -> dict:
-    """Claim 3 from the log-log slopes of the plateau RMS against n_w (per seed, averaged over the groups)."""
+def _where(cells: pd.DataFrame, held: str, conditions: dict[str, str] = CONDITIONS) -> str:
+    """k/N settings and, where one separates them, the condition."""
+    k, n = int(cells[held].sum()), len(cells)
+    condition = separating(cells, held, conditions)
+    return f"{k}/{n} settings" + (f", exactly where {condition}" if condition else "")
+
+
+def dominance(claim: dict, w: pd.DataFrame) -> dict:
+    """Claim 1 on its premise, the standard init: the whole network's decay share over the first epochs (decay time
+    <= DECAY_WINDOW) is >= SHARE_THRESHOLD in every seed; settings whose window ends inside epoch 1 are not resolved
+    by per-epoch measurements and are counted, not judged. Per layer, the displacement reading, the scaled init and
+    W1's saturation are reported beside it."""
     table = pd.DataFrame(claim.get("table", []))
     if table.empty:
         return not_testable("no run with lam > 0")
-    widths = sorted(table.n_w.unique())
-    slopes = pd.DataFrame(claim["slopes_vs_n_w"])
-    if len(widths) < 2 or slopes.empty:
-        return not_testable(f"one network size (n_w = {widths[0]:,}) per setting; the tail-off law needs several")
-    per_seed = _per_seed_slopes(table[table.plateau_settled], "n_w")
-    numbers, held, parts = [], 0, []
-    for layer, g in per_seed.groupby("layer"):
-        h = headline(f"{layer} slope of plateau RMS against n_w (log-log)", g.slope)
-        expected = {**analyze.HYPOTHESES, "1/sqrt(n_in)": 0.0 if layer == "W1" else -0.5}
-        ci = h["ci95"] or [h["mean"], h["mean"]]
-        fits = [name for name, s in expected.items() if ci[0] - 1e-9 <= s <= ci[1] + 1e-9]
-        held += "1/sqrt(n_w)" in fits
-        parts.append(f"{layer} {h['mean']:+.2f} [{ci[0]:+.2f}, {ci[1]:+.2f}] "
-                     f"({'consistent with ' + ' and '.join(fits) if fits else 'none of the three scalings'})")
-        numbers.append(h)
-    lam = _per_seed_slopes(table[table.plateau_settled].assign(lam_over_n=table.lam / table.n), "lam_over_n")
-    for layer, g in lam.groupby("layer"):
-        numbers.append(headline(f"{layer} slope of plateau RMS against lam/n (log-log)", g.slope))
-    answer = ("Slope of the plateau weight RMS against n_w: " + "; ".join(parts)
-              + " (1/sqrt(n_w) predicts -0.5, 1/n_w -1, 1/sqrt(n_in) 0 for W1 and -0.5 after).")
-    return {"status": _status(held, len(parts)), "answer": answer, "headline": numbers[:4]}
+    premise = table[(table.init == "standard") & table.resolved]
+    network = premise[premise.layer == "net"]
+    unresolved = table[(table.init == "standard") & ~table.resolved & (table.layer == "net")]
+    if network.empty:
+        return not_testable("no setting of the standard init (the claim's premise) whose first epochs (decay time "
+                            f"≤ {analyze.DECAY_WINDOW:g}) span at least one whole epoch")
+    answer = (f"Standard init, whole network: decay makes up ≥ {analyze.SHARE_THRESHOLD:g} of the change of ‖W‖² over "
+              f"the first epochs (decay time τ ≤ {analyze.DECAY_WINDOW:g}) in {_where(network, 'size_reading_holds')}; "
+              f"its displacement outweighs the gradient's in {_where(network, 'strong_reading_holds')}. Per layer: "
+              + ", ".join(f"{layer} {int(g.size_reading_holds.sum())}/{len(g)}"
+                          for layer, g in premise[premise.layer != "net"].groupby("layer")) + ".")
+    contrast = table[(table.init == "scaled") & table.resolved & (table.layer == "net")]
+    if len(contrast):
+        answer += (f" Scaled init (contrast): {int(contrast.size_reading_holds.sum())}/{len(contrast)} settings.")
+    saturation = _saturation(table[table.resolved & (table.layer == "W1")])
+    if saturation:
+        answer += f" {saturation}."
+    if len(unresolved):
+        answer += (f" Not judged: {_settings(len(unresolved))} where ηλ/m > {analyze.DECAY_WINDOW:g}, whose first "
+                   "phase ends inside epoch 1.")
+    runs = analyze.early_shares(w)
+    mine = runs[(runs.init == "standard") & runs.resolved & (runs.layer == "net")]
+    numbers = [headline("whole network's decay share over the first epochs, standard init",
+                        mine.groupby("seed").decay_share.mean(), "", network.decay_share)]
+    for init in ("standard", "scaled"):
+        w1 = runs[(runs.init == init) & runs.resolved & (runs.layer == "W1")]
+        if "z_sat_frac" in w1 and len(w1):
+            numbers.append(headline(f"W1 saturated units over the first epochs, {init} init",
+                                    w1.groupby("seed").z_sat_frac.mean(), "",
+                                    table[(table.init == init) & table.resolved & (table.layer == "W1")].z_sat_frac))
+    return {"status": _status(int(network.size_reading_holds.sum()), len(network)), "answer": answer,
+            "headline": numbers}
+
+
+def _saturation(w1: pd.DataFrame) -> str:
+    """The book's mechanism in numbers: W1's saturated units and mean sigma' over the first epochs, per init."""
+    if "z_sat_frac" not in w1 or w1.empty:
+        return ""
+    parts = [f"{init} {np.mean([h['mean'] for h in g.z_sat_frac]):.2f} saturated, mean σ′ "
+             f"{np.mean([h['mean'] for h in g.sigma_prime_mean]):.3f}"
+             for init, g in w1.groupby("init") if init in ("standard", "scaled")]
+    return "W1's hidden units over the first epochs (the book's mechanism): " + "; ".join(parts) if parts else ""
+
+
+def decay_rate(claim: dict, dominance_claim: dict) -> dict:
+    """Claim 2 on its premise, the standard init: the whole network's per-epoch log-shrink over the first epochs is
+    within RATE_TOLERANCE of -eta*lam/m (mean over seeds); settings whose window ends inside epoch 1 are counted,
+    not judged. The condition that separates holding settings is looked for in eta*lam/n, the claim's own."""
+    table = pd.DataFrame(claim.get("table", []))
+    if table.empty:
+        return not_testable("no run with lam > 0")
+    standard = table[(table.init == "standard") & (table.layer == "net")]
+    judged = standard[standard.resolved]
+    if judged.empty:
+        return not_testable("no setting of the standard init (the claim's premise) whose first epochs span at least "
+                            "one whole epoch")
+    where = _where(judged, "holds", {"eta_lam_over_n": "ηλ/n", **CONDITIONS})
+    answer = (f"Standard init, whole network, over the first epochs (decay time ≤ {analyze.DECAY_WINDOW:g}): the "
+              f"per-epoch log-shrink is within {analyze.RATE_TOLERANCE:.0%} of -ηλ/m in {where}; the exact factor "
+              "(1 - ηλ/n)^(n/m) parts from exp(-ηλ/m) by up to "
+              f"{judged.exp_vs_exact_rel_gap.max() * 100:.2g} % here (ηλ/n up to {judged.eta_lam_over_n.max():.3g}).")
+    dominated = pd.DataFrame(dominance_claim.get("table", []))
+    if len(dominated):
+        keys = [*CELL_KEYS, "m", "n"]
+        both = judged.merge(dominated[(dominated.layer == "net") & dominated.size_reading_holds][keys], on=keys)
+        answer += f" Where decay dominates (claim 1): {int(both.holds.sum())}/{len(both)}."
+    unresolved = standard[~standard.resolved]
+    if len(unresolved):
+        answer += f" Not judged: {_settings(len(unresolved))} where ηλ/m > {analyze.DECAY_WINDOW:g}."
+    if claim.get("dead_pixel_max_log_error") is not None:
+        answer += (f" Weights without gradient follow (1 - ηλ/n)^ceil(n/m) to {claim['dead_pixel_max_log_error']:.1e}"
+                   " in log.")
+    keys = [*CELL_KEYS, "m", "n"]
+    runs = pd.DataFrame(claim["runs"])
+    mine = runs[runs.layer == "net"].merge(judged[keys], on=keys)
+    numbers = [headline("whole network's relative error of the log-shrink against ηλ/m, standard init",
+                        mine.groupby("seed").error.mean(), "", judged.rel_error)]
+    if judged.eta_lam_over_n.nunique() > 1:
+        worst = judged.loc[judged.eta_lam_over_n.idxmax()]
+        at = mine.merge(pd.DataFrame([worst[keys]]), on=keys)
+        numbers.append(headline(f"the same where ηλ/n is largest ({worst.eta_lam_over_n:.3g})", at.error))
+    return {"status": _status(int(judged.holds.sum()), len(judged)), "answer": answer, "headline": numbers}
+
+
+def tail_off(claim: dict) -> dict:
+    """Claim 3 on the whole network's weights (n = all of them), for the claim's premise, the standard init: the
+    form (the slope of plateau RMS against n_w contains -1/2) and the magnitude (the prefactor plateau x sqrt(n_w)
+    within a factor AROUND of the claim's 1), judged separately; held where both hold. Per layer and the scaled
+    init are secondary evidence."""
+    plateaus = pd.DataFrame(claim.get("network_plateaus", []))
+    if plateaus.empty:
+        return not_testable("no run with lam > 0")
+    if plateaus.n_w.nunique() < 2:
+        return not_testable(f"one network size (n_w = {plateaus.n_w.iloc[0]:,}) per setting; the tail-off law needs "
+                            "several")
+    law = pd.DataFrame(claim["network_law"])
+    premise = law[law.init == "standard"] if len(law) else law
+    unsettled = int((~plateaus.plateau_settled).sum())
+    if premise.empty:
+        return not_testable("no setting of the standard init (the claim's premise) with settled plateaus at two "
+                            f"network sizes or more ({unsettled} of {len(plateaus)} runs had not settled)")
+    settled = plateaus[plateaus.plateau_settled & (plateaus.init == "standard")]
+    per_seed = [(seed, g) for seed, g in settled.groupby("seed")]
+    slopes = [np.mean([np.polyfit(np.log(s.n_w.astype(float)), np.log(s.plateau_rms), 1)[0]
+                       for _, s in g.groupby(analyze.NETWORK_GROUP) if s.n_w.nunique() >= 2]) for _, g in per_seed]
+    numbers = [headline("network slope of plateau RMS against n_w (log-log, standard init)", slopes, "",
+                        premise.slope),
+               headline("network prefactor: plateau RMS x sqrt(n_w) (the claim's: 1)",
+                        [float(np.exp(np.log(g.prefactor).mean())) for _, g in per_seed], "", premise.prefactor)]
+    form, magnitude = int(premise.form_holds.sum()), int(premise.magnitude_holds.sum())
+    held = int((premise.form_holds & premise.magnitude_holds).sum())
+    answer = (f"Whole network, standard init: plateau RMS ∝ n_w^{_ci(numbers[0])}, so the form 1/sqrt(n) holds in "
+              f"{form}/{len(premise)} settings (slope interval containing -1/2); its prefactor is "
+              f"{_ci(numbers[1], '.3g')} against the claim's 1, so the magnitude holds in {magnitude}/{len(premise)} "
+              f"(within a factor {analyze.AROUND:.2g})")
+    if fit := claim.get("prefactor_fit"):
+        answer += "; the prefactor grows as " + " ".join(
+            f"({name})^{fit[f'power_of_{term}']:.2f}" for term, name in (("lam_over_n", "λ/n"), ("eta", "η"))
+            if f"power_of_{term}" in fit)
+    answer += "."
+    secondary = _per_layer_slopes(claim)
+    if secondary:
+        answer += f" Per layer (one hidden layer): {secondary}."
+    if unsettled:
+        answer += f" Left out: {unsettled} of {len(plateaus)} runs whose plateau had not settled."
+    if skipped := len(claim.get("did_not_learn", [])):
+        answer += f" Over-regularized, left out: {skipped} cells (init and setting) that did not learn."
+    return {"status": _status(held, len(premise)), "answer": answer, "headline": numbers}
+
+
+def _ci(h: dict, spec: str = "+.2f") -> str:
+    """mean [95 % interval], and the settings' range where the number is over several."""
+    ci, cells = h["ci95"], h.get("cells")
+    return (format(h["mean"], spec) + (f" [{format(ci[0], spec)}, {format(ci[1], spec)}]" if ci else "")
+            + (f" (its {cells['count']} settings: {format(cells['min'], spec)} to {format(cells['max'], spec)})"
+               if cells else ""))
+
+
+def _per_layer_slopes(claim: dict) -> str:
+    """Each layer's slope against n_w (per seed, averaged over groups), standard init."""
+    table = pd.DataFrame(claim.get("table", []))
+    if table.empty:
+        return ""
+    per_seed = _per_seed_slopes(table[table.plateau_settled & (table.init == "standard")], "n_w")
+    return ", ".join(f"{layer} {_ci(interval(g.slope))}" for layer, g in per_seed.groupby("layer"))
 
 
 def _per_seed_slopes(table: pd.DataFrame, x: str) -> pd.DataFrame:
@@ -263,7 +363,8 @@ def init_cells(pairs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 def init_comparison(w: pd.DataFrame) -> dict:
     """Claim 4: does L2 give the standard init something similar to the scaled init? Status per setting with L2:
     the two inits' final validation accuracies are equivalent (two one-sided tests within SAME_ACCURACY)."""
-    pairs = init_pairs(w)
+    skipped = analyze.did_not_learn(w)
+    pairs = init_pairs(analyze.learned(w))
     if pairs.empty or not (pairs.lam > 0).any():
         return not_testable("no setting with lam > 0 run with both the standard and the scaled init")
     accuracy, weights = init_cells(pairs)
@@ -295,6 +396,8 @@ def init_comparison(w: pd.DataFrame) -> dict:
                    f"init's in {int(same.sum())}/{len(weights)} (setting, layer) pairs"
                    + (f"; in {unreachable} of the others the scaled init's size is not reachable in this run "
                       "(pure decay alone would stop above it)" if unreachable else "") + ".")
+    if len(skipped):
+        answer += f" Left out: {len(skipped)} cells (init and setting) that did not learn (over-regularized)."
     return {"status": _status(held, len(accuracy)), "answer": answer, "headline": numbers,
             "accuracy_table": accuracy.to_dict("records"), "weights_table": weights.to_dict("records")}
 
