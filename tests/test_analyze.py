@@ -7,7 +7,13 @@ import pandas as pd
 import pytest
 
 from decaylab import analyze
-from decaylab.analyze import claim_decay_rate, claim_dominance, claim_init, claim_tail_off, slope_over_seeds, tail_off
+from decaylab.claims import book, decay_rate
+from decaylab.claims import tail_off as tail_off_claim
+from decaylab.claims.decay_rate import claim_decay_rate
+from decaylab.claims.dominance import claim_dominance
+from decaylab.claims.init_comparison import claim_init
+from decaylab.claims.tail_off import claim_tail_off, slope_over_seeds
+from decaylab.claims.tail_off import layer_plateaus as tail_off
 
 
 def fake_runs(widths=(10, 30, 100), seeds=(0, 1, 2), epochs=40, eta=0.5, lam=10.0, m=10, n=1000, power=0.5,
@@ -96,7 +102,7 @@ def test_init_verdict_counts_the_cells_behind_it():
 
 @pytest.mark.parametrize("error,holds", [(0.05, True), (0.2, False), (-0.08, True), (-0.12, False)])
 def test_rate_tolerance_separates_5_from_20_percent(error, holds):
-    assert analyze.RATE_TOLERANCE == 0.10
+    assert decay_rate.RATE_TOLERANCE == 0.10
     claim = claim_decay_rate(pd.concat([fake_runs(epochs=5, rate_factor=1 + error),
                                         fake_network(hidden=("10",), lam=10.0, rate_factor=1 + error)]))
     assert all(r["rel_error"]["mean"] == pytest.approx(abs(error)) for r in claim["table"])
@@ -146,7 +152,7 @@ def test_only_the_first_epochs_in_decay_time_count_for_dominance(lam, epoch, hol
 @pytest.mark.parametrize("creep,settled", [(1.05, True), (1.15, False)])
 def test_plateau_settles_within_ten_percent(creep, settled):
     w = fake_runs(epochs=40)
-    late = w.epoch >= 40 - math.ceil(analyze.PLATEAU_FRACTION * 40) + 1
+    late = w.epoch >= 40 - math.ceil(tail_off_claim.PLATEAU_FRACTION * 40) + 1
     w.loc[late, "rms"] *= np.interp(w.loc[late, "epoch"], [33, 40], [1.0, creep])
     assert tail_off(w).plateau_settled.eq(settled).all()
 
@@ -341,7 +347,7 @@ def test_runs_without_decay_are_not_testable_for_claims_1_to_3():
     (0.940, [0.939, 0.941], "below"),
 ])
 def test_against_book_adds_the_splits_sampling_error(mean, ci95, reading):
-    got = analyze.against_book({"mean": mean, "ci95": ci95, "seeds": 3}, 0.95, 10_000)
+    got = book.against_book({"mean": mean, "ci95": ci95, "seeds": 3}, 0.95, 10_000)
     assert got["sampling_error"] == pytest.approx(math.sqrt(0.95 * 0.05 / 10_000))
     seeds = 0 if ci95 is None else (ci95[1] - ci95[0]) / 2
     assert got["half_width"] == pytest.approx(math.hypot(seeds, 1.959964 * got["sampling_error"]))
@@ -358,14 +364,14 @@ def _book_runs(dataset="mnist", train_size=1000, test_size=None):
 
 def test_book_rows_compare_the_last_epoch_on_the_splits_own_images():
     no_claims = {"1_early_decay_dominance": {}, "3_tail_off": {}}
-    (row,) = analyze.book_table(_book_runs(), no_claims)
+    (row,) = book.book_table(_book_runs(), no_claims)
     assert row["final_accuracy_interval"]["mean"] == pytest.approx(0.88)  # the last epoch, not the peak (0.90)
     assert row["peak_accuracy_interval"]["mean"] == pytest.approx(0.90)
     assert row["versus_book"]["images"] == 10_000  # n = 1,000 arms evaluate on MNIST's whole test set
     assert row["versus_book"]["difference"] == pytest.approx(0.88 - 0.871)
-    (small,) = analyze.book_table(_book_runs(dataset="mnist-5k", test_size=None), no_claims)
+    (small,) = book.book_table(_book_runs(dataset="mnist-5k", test_size=None), no_claims)
     assert small["versus_book"]["images"] == 1_000
-    (cut,) = analyze.book_table(_book_runs(test_size=2_000), no_claims)
+    (cut,) = book.book_table(_book_runs(test_size=2_000), no_claims)
     assert cut["versus_book"]["images"] == 2_000
 
 
@@ -377,12 +383,12 @@ def test_init_curves_give_every_epoch_of_each_paired_arm():
             for arm, inits in (("init-h30", ("standard", "scaled")), ("full-l2", ("standard",)))
             for init in inits for s in range(3) for e in range(4)]
     w = pd.DataFrame(rows)
-    got = analyze.init_curves(w, pd.DataFrame({"book_note": ["x"]}))
+    got = book.init_curves(w, pd.DataFrame({"book_note": ["x"]}))
     assert {(r["arm"], r["init"]) for r in got} == {("init-h30", "standard"), ("init-h30", "scaled")}
     assert sorted({r["epoch"] for r in got}) == [1, 2, 3]
     third = next(r for r in got if r["init"] == "scaled" and r["epoch"] == 3)["acc_validation"]
     assert third["mean"] == pytest.approx(0.951) and third["seeds"] == 3
-    assert analyze.init_curves(w, pd.DataFrame({"book_note": [None]})) == []
+    assert book.init_curves(w, pd.DataFrame({"book_note": [None]})) == []
 
 
 def fake_network(hidden=("10", "30", "100", "100-100"), prefactor=3.0, power=0.5, seeds=(0, 1, 2), lam=5.0,
@@ -407,26 +413,26 @@ def fake_network(hidden=("10", "30", "100", "100-100"), prefactor=3.0, power=0.5
 def test_network_law_separates_the_form_from_the_magnitude():
     """A plateau of 3/sqrt(n_w) over four networks (two depths): the form holds (slope -1/2 exactly), the
     magnitude does not (prefactor 3.0 > sqrt(10)); at 1/sqrt(n_w) both hold; at 1/n_w the form fails."""
-    (law,) = analyze.network_law(analyze.network_plateaus(fake_network(prefactor=3.5)))
+    (law,) = tail_off_claim.network_law(tail_off_claim.network_plateaus(fake_network(prefactor=3.5)))
     assert law["slope"]["mean"] == pytest.approx(-0.5) and law["form_holds"]
     assert law["prefactor"]["mean"] == pytest.approx(3.5 * 1.01, rel=1e-3) and not law["magnitude_holds"]
     assert law["n_w"] == [7_940, 23_820, 79_400, 89_400]
-    (near,) = analyze.network_law(analyze.network_plateaus(fake_network(prefactor=1.0)))
+    (near,) = tail_off_claim.network_law(tail_off_claim.network_plateaus(fake_network(prefactor=1.0)))
     assert near["form_holds"] and near["magnitude_holds"]
-    (steep,) = analyze.network_law(analyze.network_plateaus(fake_network(prefactor=30.0, power=1.0)))
+    (steep,) = tail_off_claim.network_law(tail_off_claim.network_plateaus(fake_network(prefactor=30.0, power=1.0)))
     assert steep["slope"]["mean"] == pytest.approx(-1.0) and not steep["form_holds"]
 
 
 def test_an_unsettled_plateau_is_left_out_of_the_law():
     """Too few epochs to reach the plateau: the RMS still falls at the end, so the run is not settled."""
-    plateaus = analyze.network_plateaus(fake_network(epochs=8))
-    assert not plateaus.plateau_settled.any() and analyze.network_law(plateaus) == []
+    plateaus = tail_off_claim.network_plateaus(fake_network(epochs=8))
+    assert not plateaus.plateau_settled.any() and tail_off_claim.network_law(plateaus) == []
 
 
 def test_prefactor_fit_recovers_the_power_of_lam_over_n():
     """Prefactors 1, 10 at lam/n 0.01, 0.1: a power of 1 (the heuristic leaves lam/n out)."""
     runs = pd.concat([fake_network(prefactor=p, lam=lam, epochs=60) for p, lam in ((1.0, 10.0), (10.0, 100.0))])
-    fit = analyze.prefactor_fit(analyze.network_plateaus(runs))
+    fit = tail_off_claim.prefactor_fit(tail_off_claim.network_plateaus(runs))
     assert fit["power_of_lam_over_n"] == pytest.approx(1.0, abs=0.01) and "power_of_eta" not in fit
 
 

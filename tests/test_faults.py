@@ -15,7 +15,7 @@ from test_spec import CONFIG, with_change
 
 from decaylab import data
 from decaylab.aggregate import aggregate
-from decaylab.analyze import analyze
+from decaylab.claims import analyze
 from decaylab.cli import main
 from decaylab.glossary import diverges
 from decaylab.outputs import OutputError

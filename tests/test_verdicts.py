@@ -7,8 +7,12 @@ import pytest
 from scipy.stats import t as student_t
 from test_analyze import fake_network, fake_runs
 
-from decaylab import verdicts
-from decaylab.analyze import claim_decay_rate, claim_dominance, claim_tail_off, interval
+from decaylab.analyze import interval
+from decaylab.claims import decay_rate, dominance, init_comparison, tail_off
+from decaylab.claims.decay_rate import claim_decay_rate
+from decaylab.claims.dominance import claim_dominance
+from decaylab.claims.init_comparison import equivalent, lam_contrasts
+from decaylab.claims.tail_off import claim_tail_off
 
 
 def test_interval_is_students_t_over_seeds():
@@ -24,7 +28,7 @@ def _two_layers(w1_drift: float, w2_drift: float, lam: float = 10.0, init: str =
 
 
 def _dominance(w: pd.DataFrame) -> dict:
-    return verdicts.dominance(claim_dominance(w), w)
+    return dominance.judge(claim_dominance(w), w, {})
 
 
 @pytest.mark.parametrize("w1,w2,status,words", [
@@ -59,7 +63,7 @@ def test_the_scaled_init_is_the_contrast_and_fast_decays_are_counted_not_judged(
 
 
 def _decay_rate(w: pd.DataFrame) -> dict:
-    return verdicts.decay_rate(claim_decay_rate(w), claim_dominance(w))
+    return decay_rate.judge(claim_decay_rate(w), w, {"1_early_decay_dominance": claim_dominance(w)})
 
 
 def test_decay_rate_status_and_its_per_seed_error():
@@ -88,9 +92,9 @@ def test_what_the_runs_cannot_test_is_named_never_nan():
         assert got == {"status": "not-testable", "answer": "Not testable here: no run with lam > 0.", "headline": []}
     fast = fake_runs(epochs=5, lam=100.0)  # eta*lam/m = 5: the first phase ends inside epoch 1
     assert "span at least one whole epoch" in _decay_rate(fast)["answer"]
-    one_width = verdicts.tail_off(claim_tail_off(fake_network(hidden=("30",))))
+    one_width = tail_off.judge(claim_tail_off(fake_network(hidden=("30",))))
     assert one_width["status"] == "not-testable" and "one network size (n_w = 23,820)" in one_width["answer"]
-    assert verdicts.init_comparison(fake_runs(epochs=5))["status"] == "not-testable"
+    assert _init_judge(fake_runs(epochs=5))["status"] == "not-testable"
     for got in (one_width, _dominance(no_decay)):
         assert "nan" not in got["answer"].lower()
 
@@ -106,7 +110,7 @@ def _network_and_w1(prefactor: float, power: float = 0.5, init: str = "standard"
     (30.0, 1.0, "fails", "form 1/sqrt(n) holds in 0/1 settings"),  # the wrong form
 ])
 def test_tail_off_status_needs_the_form_and_the_magnitude(prefactor, power, status, words):
-    got = verdicts.tail_off(claim_tail_off(_network_and_w1(prefactor, power)))
+    got = tail_off.judge(claim_tail_off(_network_and_w1(prefactor, power)))
     assert got["status"] == status and words in got["answer"]
     assert got["headline"][0]["mean"] == pytest.approx(-power)
     assert "Per layer (one hidden layer): W1 " in got["answer"]
@@ -115,9 +119,13 @@ def test_tail_off_status_needs_the_form_and_the_magnitude(prefactor, power, stat
 def test_tail_off_is_judged_on_the_standard_init_the_claims_premise():
     """A scaled-init study alone does not test the claim; beside a standard one it does not move the verdict."""
     scaled = _network_and_w1(3.5, init="scaled")
-    assert verdicts.tail_off(claim_tail_off(scaled))["status"] == "not-testable"
-    both = verdicts.tail_off(claim_tail_off(pd.concat([_network_and_w1(1.0), scaled], ignore_index=True)))
+    assert tail_off.judge(claim_tail_off(scaled))["status"] == "not-testable"
+    both = tail_off.judge(claim_tail_off(pd.concat([_network_and_w1(1.0), scaled], ignore_index=True)))
     assert both["status"] == "holds" and both["headline"][1]["mean"] == pytest.approx(1.01, rel=1e-3)
+
+
+def _init_judge(w: pd.DataFrame) -> dict:
+    return init_comparison.judge({}, w, {})
 
 
 def _init_pair(gap_epoch1: float, gap_final: float, ratio: float, lam: float = 10.0, arm: str = "a",
@@ -139,25 +147,25 @@ def _init_pair(gap_epoch1: float, gap_final: float, ratio: float, lam: float = 1
 def test_init_gap_is_paired_per_seed_and_judged_by_equivalence():
     """Seed-to-seed spread cancels in the paired lead: the interval is exact (width 0) here, so a final lead of
     0.2 pp is equivalent to 0 within 1 pp, and one of 2 pp is not."""
-    got = verdicts.init_comparison(_init_pair(0.06, 0.002, 1.0))
+    got = _init_judge(_init_pair(0.06, 0.002, 1.0))
     first, last = got["headline"][:2]
     assert first["mean"] == pytest.approx(0.06) and first["ci95"] == pytest.approx([0.06, 0.06])
     assert last["mean"] == pytest.approx(0.002)
     assert got["status"] == "holds" and "+6.0 pp" in got["answer"] and "in 1/1 settings" in got["answer"]
     (row,) = got["accuracy_table"]
     assert row["closure"]["mean"] == pytest.approx(0.058) and row["equivalent"]
-    apart = verdicts.init_comparison(_init_pair(0.06, 0.02, 4.0))
+    apart = _init_judge(_init_pair(0.06, 0.02, 4.0))
     assert apart["status"] == "fails" and not apart["accuracy_table"][0]["equivalent"]
     assert apart["weights_table"][0]["rms_ratio_final"]["mean"] == pytest.approx(4.0)
 
 
 def test_equivalence_needs_the_interval_inside_the_margin_not_zero_inside_the_interval():
     """A noisy lead whose interval contains 0 is not equivalence (the old rule passed it); a tight one is."""
-    assert not verdicts.equivalent([-0.02, 0.0, 0.02], 0.005)
-    assert verdicts.equivalent([0.001, 0.002, 0.003], 0.005)
-    assert not verdicts.equivalent([0.004, 0.0045, 0.005], 0.005)  # inside, but its interval reaches the margin
-    assert not verdicts.equivalent([0.001], 0.005)  # never from one seed
-    assert not verdicts.equivalent([-0.009, -0.0095, -0.0098], verdicts.SAME_ACCURACY)  # the lower side too
+    assert not equivalent([-0.02, 0.0, 0.02], 0.005)
+    assert equivalent([0.001, 0.002, 0.003], 0.005)
+    assert not equivalent([0.004, 0.0045, 0.005], 0.005)  # inside, but its interval reaches the margin
+    assert not equivalent([0.001], 0.005)  # never from one seed
+    assert not equivalent([-0.009, -0.0095, -0.0098], init_comparison.SAME_ACCURACY)  # the lower side too
 
 
 def test_claim4_contrasts_l2_with_the_same_setting_without_and_marks_unreachable_sizes():
@@ -166,7 +174,7 @@ def test_claim4_contrasts_l2_with_the_same_setting_without_and_marks_unreachable
     decay over 4 epochs at eta*lam/m = 0.5 (floor e^-2 = 0.135 > 0.05)."""
     w = pd.concat([_init_pair(0.06, 0.004, 20.0), _init_pair(0.06, 0.03, 20.0, lam=0.0, arm="noreg")],
                   ignore_index=True)
-    got = verdicts.init_comparison(w)
+    got = _init_judge(w)
     (row,) = got["accuracy_table"]
     assert row["lead_change_by_l2"]["mean"] == pytest.approx(0.004 - 0.03)
     assert row["standard_l2_minus_scaled_no_l2"]["mean"] == pytest.approx(-0.03)
@@ -182,7 +190,7 @@ def test_lam_contrasts_pair_runs_with_and_without_l2():
                               acc_validation=0.80 + 0.01 * s + (0.03 if lam else 0),
                               acc_test=0.79 + (0.02 if lam else 0),
                               diverged=False, collapsed=False) for lam in (0.0, 0.1) for s in range(4)])
-    (row,) = verdicts.lam_contrasts(runs)
+    (row,) = lam_contrasts(runs)
     assert row["acc_validation_gain"]["mean"] == pytest.approx(0.03)
     assert row["acc_validation_gain"]["ci95"] == pytest.approx([0.03, 0.03])
     assert row["acc_test_gain"]["seeds"] == 4
@@ -200,5 +208,5 @@ def test_claim4_counts_each_cell_on_the_layers_it_has():
                                 epochs=4)
                     rows.append(dict(cell, layer="net", acc_validation=0.8 + 0.01 * s))
                     rows += [dict(cell, layer=layer, rms=0.1 + 0.01 * s) for layer in layers]
-    got = verdicts.init_comparison(pd.DataFrame(rows))
+    got = _init_judge(pd.DataFrame(rows))
     assert got["status"] == "holds" and "in 2/2 settings" in got["answer"]

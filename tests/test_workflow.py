@@ -20,7 +20,7 @@ from mlflow.entities import ViewType
 from mlflow.tracking import MlflowClient
 from test_data import closed_port_url
 
-from decaylab.figures import FIGURES, make
+from decaylab.claims import FIGURES, make
 from decaylab.tracking import RUN_DIR_TAG
 
 ROOT = Path(__file__).resolve().parents[1]

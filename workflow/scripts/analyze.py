@@ -3,7 +3,7 @@ import json
 
 import pandas as pd
 
-from decaylab.analyze import analyze
+from decaylab.claims import analyze
 from decaylab.atomic import write_text
 from decaylab.snake import log_to
 

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from decaylab.figures import make
+from decaylab.claims import make
 from decaylab.snake import log_to
 
 sm = snakemake  # noqa: F821

@@ -1,0 +1,44 @@
+"""The book's four claims, one module each, in the book's order: claims.json from a study's runs, and each
+claim's figure. A fifth claim is one new module added to CLAIMS."""
+
+from pathlib import Path
+
+import pandas as pd
+
+from decaylab.analyze import DECAY_WINDOW, LEARNED_FRACTION, RUN_KEYS, wide
+from decaylab.claims import book, decay_rate, dominance, init_comparison, tail_off
+from decaylab.glossary import CHANCE_FACTOR
+
+CLAIMS = [dominance.CLAIM, decay_rate.CLAIM, tail_off.CLAIM, init_comparison.CLAIM]
+CLAIM_TITLES = {claim.key: claim.title for claim in CLAIMS}
+FIGURES = {claim.figure: claim.caption for claim in CLAIMS}  # name: caption (report.md, Snakemake's report)
+
+
+def analyze(summary: pd.DataFrame, runs: pd.DataFrame, study: str) -> dict:
+    """claims.json: each claim's tables and verdict (status, answer, headline numbers), the book's examples."""
+    w = wide(summary)
+    measured = {claim.key: claim.measure(w, runs) for claim in CLAIMS}
+    judged = {claim.key: {**claim.judge(measured[claim.key], w, measured), **measured[claim.key]} for claim in CLAIMS}
+    judged["4_init_comparison"]["lam_contrasts"] = init_comparison.lam_contrasts(runs)
+    thresholds = {"decay_window": DECAY_WINDOW, "learned_fraction": LEARNED_FRACTION, "chance_factor": CHANCE_FACTOR}
+    for claim in CLAIMS:
+        thresholds.update(claim.thresholds)
+    return {
+        "study": study, "datasets": sorted(runs.dataset.unique()), "runs": len(runs), "thresholds": thresholds,
+        "claims": judged,
+        "book_examples": book.book_table(runs, judged),
+        "book_init_curves": book.init_curves(w, runs),
+        "diverged_runs": runs[runs.diverged][RUN_KEYS + ["run_dir"]].to_dict("records"),
+        "collapsed_runs": runs[runs.collapsed][RUN_KEYS + ["run_dir"]].to_dict("records"),
+    }
+
+
+def make(names, summary: pd.DataFrame, out_dir: Path, runs: pd.DataFrame | None = None) -> None:
+    """Draw the named figures (PNG and SVG) into out_dir; runs (runs.csv) adds the book's reported accuracies."""
+    import seaborn as sns
+
+    sns.set_theme(style="whitegrid", context="paper")
+    w = wide(summary)
+    drawers = {claim.figure: claim.draw for claim in CLAIMS}
+    for name in names:
+        drawers[name](w, out_dir, runs)
