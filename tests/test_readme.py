@@ -16,8 +16,9 @@ def test_the_committed_block_is_what_the_committed_claims_produce():
 
 def test_a_changed_verdict_is_caught_and_rewritten_side_by_side(tmp_path):
     claims = json.loads((ROOT / "reports/smoke/synthetic/claims.json").read_text())
-    for dataset, status in (("data-a", "holds"), ("data-b", "fails")):
-        claims["claims"]["2_decay_rate"]["status"] = status
+    for dataset, status, cells in (("data-a", "holds", ["a"]), ("data-b", "fails", ["a"]),
+                                   ("data-c", "holds-conditionally", ["a", "b"])):
+        claims["claims"]["2_decay_rate"]["status"], claims["cells"] = status, cells
         (tmp_path / "reports/demo" / dataset).mkdir(parents=True)
         (tmp_path / "reports/demo" / dataset / "claims.json").write_text(json.dumps(claims))
     (tmp_path / "README.md").write_text(f"# title\n\n{readme.BEGIN}\nstale\n{readme.END}\n\nmore\n")
@@ -25,8 +26,8 @@ def test_a_changed_verdict_is_caught_and_rewritten_side_by_side(tmp_path):
     assert readme.main(["--root", str(tmp_path)]) == 0 and readme.main(["--check", "--root", str(tmp_path)]) == 0
     text = (tmp_path / "README.md").read_text()
     assert text.startswith("# title\n\n") and text.endswith(f"{readme.END}\n\nmore\n") and "stale" not in text
-    assert "| claim | data-a | data-b |" in text and "| 2. Decay rate | ✅ holds<br>" in text
-    assert "`demo` claim 2: holds on data-a, fails on data-b" in text
+    assert "| claim | data-a | data-b | data-c |" in text and "| 2. Decay rate | ✅ holds<br>" in text
+    assert "`demo` claim 2: holds on data-a, fails on data-b." in text  # data-c ran other settings: not compared
 
 
 def test_a_damaged_claims_file_is_named_with_the_way_back(tmp_path, capsys):

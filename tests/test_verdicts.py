@@ -105,9 +105,9 @@ def _network_and_w1(prefactor: float, power: float = 0.5, init: str = "standard"
 
 
 @pytest.mark.parametrize("prefactor,power,status,words", [
-    (1.0, 0.5, "holds", "form 1/sqrt(n) holds in 1/1 settings"),
-    (3.5, 0.5, "fails", "the magnitude holds in 0/1"),        # the right form, 3.5 times too large
-    (30.0, 1.0, "fails", "form 1/sqrt(n) holds in 0/1 settings"),  # the wrong form
+    (1.0, 0.5, "holds", "containing -1/2 in 1/1; magnitude"),
+    (3.5, 0.5, "fails", "containing -1/2 in 1/1; magnitude: plateau x sqrt(n_w) = 3.54"),  # 3.5 times too large
+    (30.0, 1.0, "fails", "containing -1/2 in 0/1"),  # the wrong form
 ])
 def test_tail_off_status_needs_the_form_and_the_magnitude(prefactor, power, status, words):
     got = tail_off.judge(claim_tail_off(_network_and_w1(prefactor, power)))

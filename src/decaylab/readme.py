@@ -51,6 +51,12 @@ def _cell(claim: dict) -> str:
     return f"{STATUS_MARK[claim['status']]}{number}"
 
 
+def _same_cells(by_dataset: dict[str, dict]) -> list[str]:
+    """The datasets a study's verdicts may be compared across: those that ran the same settings as its first."""
+    first = next(iter(by_dataset.values())).get("cells")
+    return [d for d, claims in by_dataset.items() if claims.get("cells") == first]
+
+
 def block(reports: Path) -> str:
     """The markdown between the markers: per study, each claim's status and key number per dataset side by side,
     where the verdicts differ between datasets, and the book's accuracies on real digits."""
@@ -64,14 +70,15 @@ def block(reports: Path) -> str:
         for key, title in CLAIM_TITLES.items():
             lines.append(f"| {key[0]}. {title} | "
                          + " | ".join(_cell(by_dataset[d]["claims"][key]) for d in datasets) + " |")
-            statuses = {d: by_dataset[d]["claims"][key]["status"] for d in datasets}
+            statuses = {d: by_dataset[d]["claims"][key]["status"] for d in _same_cells(by_dataset)}
             testable = {d: s for d, s in statuses.items() if s != "not-testable"}
             if len(set(testable.values())) > 1:
                 differ.append(f"`{study}` claim {key[0]}: " + ", ".join(f"{s} on {d}" for d, s in testable.items()))
             if 0 < len(testable) < len(statuses):
                 untested.append(f"`{study}` claim {key[0]} on " + ", ".join(set(statuses) - set(testable)))
         lines.append("")
-    lines += ["Where the verdicts differ between datasets: " + ("; ".join(differ) if differ else "nowhere") + "."
+    lines += ["Where the verdicts differ between datasets that ran the same settings: "
+              + ("; ".join(differ) if differ else "nowhere") + "."
               + (" Not testable on one dataset only (see its report for why): " + "; ".join(untested) + "."
                  if untested else ""), ""]
     book = [(study, d, row) for study, by_dataset in studies.items() for d, claims in by_dataset.items()

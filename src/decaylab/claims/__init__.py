@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from decaylab.analyze import DECAY_WINDOW, LEARNED_FRACTION, RUN_KEYS, wide
+from decaylab.analyze import CELL_KEYS, DECAY_WINDOW, LEARNED_FRACTION, RUN_KEYS, wide
 from decaylab.claims import book, decay_rate, dominance, init_comparison, tail_off
 from decaylab.glossary import CHANCE_FACTOR
 
@@ -24,7 +24,9 @@ def analyze(summary: pd.DataFrame, runs: pd.DataFrame, study: str) -> dict:
     for claim in CLAIMS:
         thresholds.update(claim.thresholds)
     return {
-        "study": study, "datasets": sorted(runs.dataset.unique()), "runs": len(runs), "thresholds": thresholds,
+        "study": study, "datasets": sorted(runs.dataset.unique()), "runs": len(runs),
+        "cells": sorted({"/".join(map(str, cell)) for cell in runs[CELL_KEYS].itertuples(index=False)}),
+        "thresholds": thresholds,
         "claims": judged,
         "book_examples": book.book_table(runs, judged),
         "book_init_curves": book.init_curves(w, runs),

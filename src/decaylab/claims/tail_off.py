@@ -223,10 +223,10 @@ def judge(claim: dict, w: pd.DataFrame | None = None, measured: dict | None = No
                         [float(np.exp(np.log(g.prefactor).mean())) for _, g in per_seed], "", premise.prefactor)]
     form, magnitude = int(premise.form_holds.sum()), int(premise.magnitude_holds.sum())
     held = int((premise.form_holds & premise.magnitude_holds).sum())
-    answer = (f"Whole network, standard init: plateau RMS ∝ n_w^{_ci(numbers[0])}, so the form 1/sqrt(n) holds in "
-              f"{form}/{len(premise)} settings (slope interval containing -1/2); its prefactor is "
-              f"{_ci(numbers[1], '.3g')} against the claim's 1, so the magnitude holds in {magnitude}/{len(premise)} "
-              f"(within a factor {AROUND:.2g})")
+    answer = (f"Whole network, standard init: the claim holds (form and magnitude) in {held}/{len(premise)} "
+              f"settings. Form: plateau RMS ∝ n_w^{_ci(numbers[0])}, the slope's interval containing -1/2 in "
+              f"{form}/{len(premise)}; magnitude: plateau x sqrt(n_w) = {_ci(numbers[1], '.3g')} against the "
+              f"claim's 1, within a factor {AROUND:.2g} in {magnitude}/{len(premise)}")
     if fit := claim.get("prefactor_fit"):
         answer += "; the prefactor grows as " + " ".join(
             f"({name})^{fit[f'power_of_{term}']:.2f}" for term, name in (("lam_over_n", "λ/n"), ("eta", "η"))
