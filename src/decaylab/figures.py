@@ -85,8 +85,12 @@ def _faceted(d: pd.DataFrame, x: str, y: str, **kwargs):
                     col_order=layers, kind="line", errorbar=t_band, height=2.3, aspect=1.35,
                     facet_kws={"margin_titles": True}, **kwargs)
     g.set_titles(row_template="{row_name}", col_template="{col_name}")
-    for ax, layer in zip(g.axes[0], layers):
-        ax.set_title("whole network" if layer == "net" else layer)
+    for column, layer in zip(g.axes.T, layers):
+        for ax in column:  # a deeper network's layer, in a row of shallower ones: no empty panel
+            ax.set_visible(ax.has_data())
+        shown = [ax for ax in column if ax.get_visible()]
+        if shown:
+            shown[0].set_title("whole network" if layer == "net" else layer)
     return g
 
 

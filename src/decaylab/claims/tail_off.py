@@ -228,7 +228,7 @@ def judge(claim: dict, w: pd.DataFrame | None = None, measured: dict | None = No
               f"{form}/{len(premise)}; magnitude: plateau x sqrt(n_w) = {_ci(numbers[1], '.3g')} against the "
               f"claim's 1, within a factor {AROUND:.2g} in {magnitude}/{len(premise)}")
     if fit := claim.get("prefactor_fit"):
-        answer += "; the prefactor grows as " + " ".join(
+        answer += "; the prefactor scales as " + " ".join(
             f"({name})^{fit[f'power_of_{term}']:.2f}" for term, name in (("lam_over_n", "λ/n"), ("eta", "η"))
             if f"power_of_{term}" in fit)
     answer += "."
