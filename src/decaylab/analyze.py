@@ -31,10 +31,10 @@ RUN_KEYS = [*CELL_KEYS, "seed"]
 RUN_INFO = ["n", "m", "epochs", "n_w", "sizes"]
 
 
-def wide(summary: pd.DataFrame) -> pd.DataFrame:
-    """One row per run x epoch x layer, one column per metric, and n_in per weight layer (diverged and collapsed
-    runs left out)."""
-    ok = summary[~summary.diverged & ~summary.collapsed]
+def wide(summary: pd.DataFrame, collapsed: bool = False) -> pd.DataFrame:
+    """One row per run x epoch x layer, one column per metric, and n_in per weight layer (diverged runs left out,
+    and collapsed ones unless asked for)."""
+    ok = summary[~summary.diverged & (collapsed | ~summary.collapsed)]
     out = ok.pivot_table(index=[*RUN_KEYS, *RUN_INFO, "epoch", "layer"], columns="metric", values="value",
                          aggfunc="first").reset_index()
     out.columns.name = None

@@ -16,9 +16,11 @@ FIGURES = {claim.figure: claim.caption for claim in CLAIMS}  # name: caption (re
 
 def analyze(summary: pd.DataFrame, runs: pd.DataFrame, study: str) -> dict:
     """claims.json: each claim's tables and verdict (status, answer, headline numbers), the book's examples."""
-    w = wide(summary)
-    measured = {claim.key: claim.measure(w, runs) for claim in CLAIMS}
-    judged = {claim.key: {**claim.judge(measured[claim.key], w, measured), **measured[claim.key]} for claim in CLAIMS}
+    tables = {False: wide(summary), True: wide(summary, collapsed=True)}  # w, without and with the collapsed runs
+    measured = {claim.key: claim.measure(tables[claim.collapsed], runs) for claim in CLAIMS}
+    judged = {claim.key: {**claim.judge(measured[claim.key], tables[claim.collapsed], measured),
+                          **measured[claim.key]} for claim in CLAIMS}
+    w = tables[False]
     judged["4_init_comparison"]["lam_contrasts"] = init_comparison.lam_contrasts(runs)
     thresholds = {"decay_window": DECAY_WINDOW, "learned_fraction": LEARNED_FRACTION, "chance_factor": CHANCE_FACTOR}
     for claim in CLAIMS:
@@ -40,7 +42,7 @@ def make(names, summary: pd.DataFrame, out_dir: Path, runs: pd.DataFrame | None 
     import seaborn as sns
 
     sns.set_theme(style="whitegrid", context="paper")
-    w = wide(summary)
-    drawers = {claim.figure: claim.draw for claim in CLAIMS}
-    for name in names:
-        drawers[name](w, out_dir, runs)
+    tables = {False: wide(summary), True: wide(summary, collapsed=True)}
+    for claim in CLAIMS:
+        if claim.figure in names:
+            claim.draw(tables[claim.collapsed], out_dir, runs)

@@ -28,6 +28,7 @@ class Claim:
     draw: Callable[[pd.DataFrame, Path, pd.DataFrame | None], None]  # (w, folder, runs) -> its figure
     tables: Callable[[dict], list[tuple[str, list[dict], list[str]]]]  # the report's tables
     thresholds: dict = field(default_factory=dict)  # name: value, printed with the report's definitions
+    collapsed: bool = False  # whether it reads the runs that learned nothing too (a claim about weights alone)
 
 
 def headline(name: str, per_seed, unit: str = "", cells: pd.Series | None = None) -> dict:
