@@ -445,3 +445,15 @@ def test_settings_that_did_not_learn_are_those_below_half_the_best():
     out = analyze.did_not_learn(w)
     assert sorted(out.lam) == [100.0, 100.0]  # 0.44 < 0.45 = half of 0.9; 0.46 learned
     assert set(analyze.learned(w).lam) == {1.0, 10.0}
+
+
+def test_claim_2_reads_collapsed_runs_and_the_others_do_not():
+    """A collapsed run's weights still decay: claim 2 (about the weights) keeps it, every other claim leaves it out."""
+    from decaylab.claims import CLAIMS
+
+    base = dict(arm="a", init="standard", lam=1.0, eta=0.5, hidden="30", n=100, m=100, epochs=2, n_w=23_820,
+                sizes="784-30-10", epoch=1, layer="net", metric="rms", value=0.5, diverged=False, n_in=np.nan)
+    summary = pd.DataFrame([dict(base, seed=0, collapsed=False), dict(base, seed=1, collapsed=True)])
+    assert analyze.wide(summary).seed.tolist() == [0]
+    assert analyze.wide(summary, collapsed=True).seed.tolist() == [0, 1]
+    assert [c.key for c in CLAIMS if c.collapsed] == ["2_decay_rate"]
