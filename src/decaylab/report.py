@@ -190,13 +190,18 @@ def claim_tags(claims: dict) -> dict[str, str]:
     return out
 
 
+def metric_name(key: str, headline: dict) -> str:
+    """A headline number's MLflow metric name: its claim's number and its name in the characters MLflow allows."""
+    return f"claim{key[0]} {re.sub(r'[^A-Za-z0-9_./ -]', '_', headline['name'])}"[:250]
+
+
 def headline_numbers(claims: dict) -> dict[str, float]:
     """Each claim's headline numbers (means over seeds) as metrics, named after what they measure."""
     out = {}
     for key in CLAIM_TITLES:
         for h in claims["claims"][key]["headline"]:
             if h["mean"] is not None:
-                out[f"claim{key[0]} {re.sub(r'[^A-Za-z0-9_./ -]', '_', h['name'])}"[:250]] = h["mean"]
+                out[metric_name(key, h)] = h["mean"]
     if (error := claims["claims"]["2_decay_rate"].get("dead_pixel_max_log_error")) is not None:
         out["claim2 dead-pixel max log error"] = error
     return out
