@@ -205,7 +205,7 @@ def test_runs_pack_into_jobs_by_seed():
     assert len(notices) == 1  # a split by choice is no notice
     widths = jobs(runs(validate(CONFIG), "widths"), members_per_job=64)
     for job in widths:  # only runs of one shape and length share a job
-        assert len({(r.hidden, r.epochs) for r in job.runs}) == 1 and job.streams == 3
+        assert len({(r.hidden, r.epochs) for r in job.runs}) == 1 and job.streams == 5  # its 5 seeds
     ragged = [r for r in grid if not (r.seed == 2 and r.lam == 50)]  # seed 2 lacks six cells
     notices.clear()
     packed = jobs(ragged, members_per_job=24, notify=notices.append)
