@@ -3,8 +3,8 @@ import json
 
 import pandas as pd
 
-from decaylab.claims import analyze
 from decaylab.atomic import write_text
+from decaylab.claims import analyze
 from decaylab.snake import log_to
 
 sm = snakemake  # noqa: F821
