@@ -43,7 +43,11 @@ BAD = {
     "unknown study": (lambda c: c.update(study="nope"), r"study: 'nope' is not one of \['book', 'decay-limit', 'grid'"),
     "unknown init": (lambda c: arm(c).update(init=["xavier"]),
                      r"arms/main/init/0: 'xavier' is not one of \['standard', 'scaled'"),
-    "unknown dataset": (lambda c: c.update(dataset="cifar"), r"key dataset: 'cifar' is not one of \[None, 'mnist'"),
+    "unknown dataset": (lambda c: c.update(dataset="cifar"), r"key dataset: 'cifar' is not one of \['mnist', "),
+    "misspelled dataset": (lambda c: c.update(dataset="mnits"), r"'mnits' is not one of .*\(did you mean 'mnist'\?\)"),
+    "misspelled top-level key": (lambda c: c.update(stduy="book"),
+                                 r"config key \(top level\): unknown key 'stduy' \(did you mean 'study'\?\)\. "
+                                 r"Allowed keys: accelerator, dataset, "),
     "negative lambda": (lambda c: arm(c).update(lam=[-1]), r"arms/main/lam/0: -1 is less than the minimum of 0"),
     "zero eta": (lambda c: arm(c).update(eta=[0]), r"arms/main/eta/0: 0 is less than or equal to the minimum of 0"),
     "m below 1": (lambda c: c["studies"]["smoke"]["defaults"].update(m=0), r"defaults/m: 0 is less than"),
@@ -53,7 +57,7 @@ BAD = {
     "no arms": (lambda c: c["studies"]["smoke"].update(arms={}), r"studies/smoke/arms: \{\} should be non-empty"),
     "non-numeric value": (lambda c: arm(c).update(eta=["fast"]), r"arms/main/eta/0: 'fast' is not of type 'number'"),
     "width 0": (lambda c: arm(c).update(hidden=[[0]]), r"arms/main/hidden/0/0: 0 is less than the minimum of 1"),
-    "unknown key": (lambda c: arm(c).update(lamda=[1]), r"arms/main: Additional properties .*'lamda'"),
+    "unknown key": (lambda c: arm(c).update(lamda=[1]), r"arms/main: unknown key 'lamda' \(did you mean 'lam'\?\)"),
     "decay factor <= 0": (lambda c: arm(c).update(lam=[1200]), r"arms/main/lam: eta \* lam must stay below n=600"),
     "train_size too big": (lambda c: arm(c).update(train_size=10**6),
                            r"train_size: 1000000 exceeds the 600 examples of synthetic's split"),
@@ -171,7 +175,7 @@ def test_snakemake_rejects_bad_config_before_any_job(tmp_path):
                              "dataset=cifar"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     output = result.stdout + result.stderr
     assert result.returncode != 0 and "localrule" not in output and "Traceback" not in output
-    assert "decaylab: config key dataset: 'cifar' is not one of [None, 'mnist'" in output
+    assert "decaylab: config key dataset: 'cifar' is not one of ['mnist', 'fashion-mnist'" in output
     assert len(output.strip().splitlines()) <= 5, output
 
 

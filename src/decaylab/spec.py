@@ -10,6 +10,7 @@ from the registries that define them) and the meaning checks below; a job file g
 through the same checks.
 """
 
+import difflib
 import hashlib
 import itertools
 import json
@@ -73,7 +74,21 @@ def _schema_check(value, definition: dict, where: str) -> None:
     except jsonschema.ValidationError as exc:
         path = "/".join([where, *map(str, exc.absolute_path)]).strip("/") or "(top level)"
         hint = f" ({exc.schema['description']})" if exc.validator == "pattern" and "description" in exc.schema else ""
-        raise ConfigError(f"config key {path}: {exc.message}{hint}") from None
+        message = exc.message
+        if exc.validator == "additionalProperties" and isinstance(exc.instance, dict):
+            allowed = sorted(exc.schema.get("properties", {}))
+            unknown = sorted(set(exc.instance) - set(allowed))
+            message = "; ".join(f"unknown key {key!r}{_did_you_mean(key, allowed)}" for key in unknown)
+            message += f". Allowed keys: {', '.join(allowed)}"
+        elif exc.validator == "enum":
+            choices = [c for c in exc.validator_value if c is not None]  # null: "leave it to the default"
+            message = f"{exc.instance!r} is not one of {choices}{_did_you_mean(str(exc.instance), map(str, choices))}"
+        raise ConfigError(f"config key {path}: {message}{hint}") from None
+
+
+def _did_you_mean(word: str, choices) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _check_meaning(settings: dict, where: str) -> None:
@@ -111,7 +126,8 @@ def validate(config: dict) -> dict:
     _schema_check(config, schema(), "")
     config = {**defaults(schema()), **config}
     if config["study"] not in config["studies"]:
-        raise ConfigError(f"config key study: {config['study']!r} is not one of {sorted(config['studies'])}")
+        raise ConfigError(f"config key study: {config['study']!r} is not one of {sorted(config['studies'])}"
+                          + _did_you_mean(str(config["study"]), config["studies"]))
     for name in config["studies"]:  # the dataset override is for the study that runs; the others on their own
         runs(config if name == config["study"] else {**config, "dataset": None}, name)
     return config
