@@ -112,6 +112,13 @@ def network_plateaus(w: pd.DataFrame) -> pd.DataFrame:
 NETWORK_GROUP = ["init", "lam", "eta", "n", "m", "epochs"]  # settings a tail-off law across widths holds fixed
 
 
+def seed_fits(group: pd.DataFrame) -> list[tuple[int, float, float]]:
+    """One log-log fit of plateau RMS against n_w per seed of a group that has two network sizes or more:
+    (seed, slope, intercept)."""
+    return [(seed, *np.polyfit(np.log(s.n_w.astype(float)), np.log(s.plateau_rms), 1))
+            for seed, s in group.groupby("seed") if s.n_w.nunique() >= 2]
+
+
 def network_law(plateaus: pd.DataFrame) -> list[dict]:
     """Per group of settled plateaus over two network sizes or more: the log-log slope of plateau RMS against n_w
     (one fit per seed; mean and 95 % interval over seeds) and the prefactor (per seed the geometric mean of
@@ -123,14 +130,13 @@ def network_law(plateaus: pd.DataFrame) -> list[dict]:
     for key, g in plateaus[plateaus.plateau_settled].groupby(NETWORK_GROUP):
         if g.n_w.nunique() < 2:
             continue
-        fits = [(seed, np.polyfit(np.log(s.n_w.astype(float)), np.log(s.plateau_rms), 1))
-                for seed, s in g.groupby("seed") if s.n_w.nunique() >= 2]
-        slope = interval([f[1][0] for f in fits])
+        fits = seed_fits(g)
+        slope = interval([f[1] for f in fits])
         prefactor = interval([math.exp(np.log(s.prefactor).mean()) for _, s in g.groupby("seed")])
         ci = slope["ci95"] or [slope["mean"]] * 2
         out.append({**dict(zip(NETWORK_GROUP, key)), "lam_over_n": key[1] / key[3],
                     "n_w": sorted(int(v) for v in g.n_w.unique()), "runs": len(g), "slope": slope,
-                    "intercept": float(np.mean([f[1][1] for f in fits])), "prefactor": prefactor,
+                    "intercept": float(np.mean([f[2] for f in fits])), "prefactor": prefactor,
                     "form_holds": bool(ci[0] - 1e-9 <= -0.5 <= ci[1] + 1e-9),
                     "magnitude_holds": bool(1 / AROUND <= prefactor["mean"] <= AROUND)})
     return out
@@ -215,8 +221,11 @@ def judge(claim: dict, w: pd.DataFrame | None = None, measured: dict | None = No
                             f"network sizes or more ({unsettled} of {len(plateaus)} runs had not settled)")
     settled = plateaus[plateaus.plateau_settled & (plateaus.init == "standard")]
     per_seed = [(seed, g) for seed, g in settled.groupby("seed")]
-    slopes = [np.mean([np.polyfit(np.log(s.n_w.astype(float)), np.log(s.plateau_rms), 1)[0]
-                       for _, s in g.groupby(NETWORK_GROUP) if s.n_w.nunique() >= 2]) for _, g in per_seed]
+    by_seed = {}  # each seed's slopes, one per setting (the fits of network_law)
+    for _, group in settled.groupby(NETWORK_GROUP):
+        for seed, slope, _ in seed_fits(group):
+            by_seed.setdefault(seed, []).append(slope)
+    slopes = [np.mean(by_seed[seed]) for seed in sorted(by_seed)]
     numbers = [headline("network slope of plateau RMS against n_w (log-log, standard init)", slopes, "",
                         premise.slope),
                headline("network prefactor: plateau RMS x sqrt(n_w) (the claim's: 1)",
