@@ -1,20 +1,10 @@
-"""The four claims, tested on a study's runs. Every verdict is computed here from the runs.
+"""What several claims share: the per-epoch table of a study's runs, the decay term's share, "the first epochs"
+in decay time, Student-t intervals over seeds, and the settings that did not learn. Each claim's own definitions
+and thresholds are in its module (decaylab.claims).
 
-Operational definitions:
-- decay share: |decay| / (|decay| + |drift| + |noise|) of an epoch's summed change of |W|^2 (size reading);
-  displacement ratio: |summed decay steps| / |summed gradient steps| (strong reading).
+- decay share: |decay| / (|decay| + |drift| + |noise|) of an epoch's summed change of |W|^2.
 - first epochs: those ending within decay time tau = epochs x eta*lam/m <= DECAY_WINDOW (at least the first;
-  where eta*lam/m > DECAY_WINDOW the window ends inside epoch 1, which per-epoch measurements do not resolve). A
-  layer, or the whole network, is decay-dominated there when the mean decay share is >= SHARE_THRESHOLD (size)
-  and the mean displacement ratio is > 1 (strong).
-- decay rate: over the first epochs, the measured log shrink of a layer's (or the network's) weight norm
-  against -eta*lam/m; it holds when the relative error (median over epochs, mean over seeds) is <= RATE_TOLERANCE.
-- tail-off size: the whole network's weight RMS (n_w = all its weights) on its plateau, the median over the
-  last PLATEAU_FRACTION of the epochs, counted only once settled (moving by less than SETTLED_LOG_CHANGE in log
-  over them). Across network sizes its log-log slope against n_w gives the form (1/sqrt(n) holds when the
-  slope's 95 % interval contains -1/2) and plateau x sqrt(n_w) the magnitude (it holds within a factor sqrt(10)
-  of the claim's 1). Per layer, the tail-off epoch is the first whose shrink rate -ln(shrink) falls below half of
-  eta*lam/m.
+  where eta*lam/m > DECAY_WINDOW the window ends inside epoch 1, which per-epoch measurements do not resolve).
 - did not learn (over-regularized): a setting whose final validation accuracy is below LEARNED_FRACTION of the
   study's best; left out of claims 3 and 4 and counted.
 """
@@ -83,22 +73,6 @@ def window_end(d: pd.DataFrame) -> pd.Series:
     return np.maximum(1, np.floor(DECAY_WINDOW / (d.eta * d.lam / d.m) + 1e-9)).astype(int)
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 def t95(df: int) -> float:
     """Two-sided 95% quantile of Student's t with df degrees of freedom."""
     from scipy.stats import t
@@ -106,35 +80,11 @@ def t95(df: int) -> float:
     return float(t.ppf(0.975, df))
 
 
-
-
-
-
-
-
-
-
 def _span(values, spec: str = ".2f") -> str:
     """'lo to hi' of some numbers (one number when they print the same)."""
     v = sorted(values)
     lo, hi = format(v[0], spec), format(v[-1], spec)
     return lo if lo == hi else f"{lo} to {hi}"
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 def interval(values) -> dict:
@@ -146,17 +96,5 @@ def interval(values) -> dict:
         return {"mean": float(v[0]), "ci95": None, "seeds": 1}
     half = t95(len(v) - 1) * float(v.std(ddof=1)) / math.sqrt(len(v))
     return {"mean": float(v.mean()), "ci95": [float(v.mean() - half), float(v.mean() + half)], "seeds": len(v)}
-
-
-
-
-
-
-
-
-
-
-
-
 
 

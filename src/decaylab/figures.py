@@ -115,12 +115,6 @@ def _finish(g, title: str, extra: list) -> None:
     g.figure.tight_layout()
 
 
-
-
-
-
-
-
 def _log_ticks(axis) -> None:
     """Log-axis labels at 1, 2, 5 x 10^k as plain numbers, no crowded minor labels."""
     axis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
@@ -145,13 +139,5 @@ def _legend_outside(ax) -> None:
 def _claim_line(ax, x, y, label: str) -> None:
     """The claim's own prediction: a wide translucent grey band, unlike any data line, in the legend."""
     ax.plot(x, y, color="grey", lw=7, alpha=0.35, solid_capstyle="butt", label=label, zorder=0)
-
-
-
-
-
-
-
-
 
 

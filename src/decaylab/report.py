@@ -24,8 +24,6 @@ def figure_labels(figure: str, study_key: str) -> dict[str, str]:
     return {"claim": f"{claim.key[0]}. {claim.title}", "study": study_key, "figure": figure}
 
 
-
-
 def machine() -> str:
     model = platform.processor() or platform.machine()
     cpuinfo = Path("/proc/cpuinfo")
@@ -46,12 +44,6 @@ def timing(run_jsons: list[str]) -> dict:
 
 STATUS_MARK = {"holds": "✅ holds", "holds-conditionally": "🟡 holds conditionally", "fails": "❌ fails",
                "not-testable": "⚪ not testable"}
-
-
-
-
-
-
 
 
 def _cells_text(h: dict) -> str:
@@ -141,8 +133,6 @@ def _claim(home: Claim, claim: dict) -> list[str]:
     return lines + [""]
 
 
-
-
 DEFINED = {"DECAY_WINDOW": "decay_window", "SHARE_THRESHOLD": "decay_share", "RATE_TOLERANCE": "rate_tolerance",
            "PLATEAU_FRACTION": "plateau_fraction", "SETTLED_LOG_CHANGE": "settled_log_change", "AROUND": "around",
            "SAME_ACCURACY": "same_accuracy"}  # a name in a claim module's docstring: its threshold's key
@@ -157,18 +147,6 @@ def _definitions(t: dict) -> str:
             text = text.replace(name, f"{t[key]:.3g}")
         parts.append(f"**{claim.key[0]}. {claim.title}.** {text}")
     return "\n\n".join(parts)
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 def study_note(claims: dict, description: str) -> str:
