@@ -140,13 +140,35 @@ def test_strong_reading_needs_decay_displacement_above_gradient(disp_grad, holds
                                              (100.0, 1, False), (100.0, 2, True)])
 def test_only_the_first_epochs_in_decay_time_count_for_dominance(lam, epoch, holds):
     """The window ends at decay time epochs x eta*lam/m = 1: 2 epochs at eta*lam/m = 0.5, 20 at 0.05; at 5 it is
-    shorter than one epoch, so epoch 1 alone is measured and the setting is marked unresolved."""
+    shorter than one epoch, and runs without points inside epoch 1 show epoch 1, not judged (unresolved)."""
     w = fake_runs(epochs=25, lam=lam)
     w.loc[w.epoch == epoch, "drift"] = 50.0  # one epoch dominated by the gradient
     table = claim_dominance(w)["table"]
     assert all(r["size_reading_holds"] is holds for r in table)
     assert all(r["resolved"] is (lam < 100) for r in table)
-    assert {r["window_epochs"] for r in table} == {max(1, int(1 / (0.5 * lam / 10) + 1e-9))}
+    assert {r["window_epochs"] for r in table} == {max(1, int(1 / (0.5 * lam / 10) + 1e-9)) if lam < 100 else None}
+
+
+@pytest.mark.parametrize("lam,fraction", [(100.0, 1 / 8), (30.0, 1 / 2), (500.0, 1 / 32), (2000.0, None)])
+def test_a_first_phase_inside_epoch_one_is_judged_at_its_last_point(lam, fraction):
+    """eta*lam/m = 5 per epoch: decay time 1 falls at 0.2 of epoch 1, so the point at 1/8 (tau 0.625) ends the
+    phase; the gradient dominating from the next point on changes nothing, dominating up to it fails the claim."""
+    from decaylab.glossary import SUB_EPOCH, sub_epoch_name
+
+    rate = 0.5 * lam / 10
+    w = fake_runs(epochs=3, lam=lam)
+    for f in SUB_EPOCH:  # cumulative terms from the start: decay f x (-1), a drift that dominates after `fraction`
+        late = fraction is None or f > fraction
+        w.loc[w.epoch == 1, [sub_epoch_name(p, f) for p in ("decay", "drift", "noise")]] = [-f, 50.0 * late, 0.01 * f]
+    table = claim_dominance(w)["table"]
+    if fraction is None:  # faster than the first point
+        assert not any(r["resolved"] for r in table)
+        return
+    assert fraction * rate <= 1 < 2 * fraction * rate
+    assert all(r["resolved"] and r["window_epochs"] == fraction and r["size_reading_holds"] for r in table)
+    assert all(r["strong_reading_holds"] is None for r in table)  # displacements are measured at epoch ends only
+    w.loc[w.epoch == 1, sub_epoch_name("drift", fraction)] = 50.0
+    assert not any(r["size_reading_holds"] for r in claim_dominance(w)["table"])
 
 
 @pytest.mark.parametrize("creep,settled", [(1.05, True), (1.15, False)])

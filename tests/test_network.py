@@ -153,7 +153,8 @@ def test_decomposition_adds_up_every_step_and_over_an_epoch():
     norm_sq = [w.square().sum((1, 2)) for w in weights]
     epoch = StepStats(weights, steps)
     expected = [dict.fromkeys(["decay", "drift", "noise", "steplen_decay", "steplen_grad"], 0.0) for _ in weights]
-    for _ in range(steps):
+    so_far = {}  # the sums after the first t steps
+    for t in range(1, steps + 1):
         single = StepStats(weights, 1)
         before = [w.clone() for w in weights]
         x, y = _batch(2, 10, 20, 4, gen)
@@ -175,11 +176,27 @@ def test_decomposition_adds_up_every_step_and_over_an_epoch():
             assert (parts["noise"] > 0).all() and (parts["decay"] < 0).all()
             for key in expected[i]:
                 expected[i][key] = expected[i][key] + parts[key]
+        so_far[t] = [dict(e) for e in expected]
     # The epoch's record rebuilds S_t by recursion from S_0 alone and gets the same sums.
     for i, parts in enumerate(epoch.parts(norm_sq, hyper.f)):
         torch.testing.assert_close(parts["S_end"], weights[i].square().sum((1, 2)), rtol=1e-12, atol=0)
         for key, value in expected[i].items():
             torch.testing.assert_close(parts[key], value, rtol=1e-11, atol=1e-14)
+    # Its first t steps alone (claim 1's points inside an epoch) give the sums after step t.
+    for t in (1, 6, 13):
+        for parts, want in zip(epoch.parts(norm_sq, hyper.f, steps=t), so_far[t]):
+            for key in ("decay", "drift", "noise"):
+                torch.testing.assert_close(parts[key], want[key], rtol=1e-11, atol=1e-14)
+    from decaylab.glossary import SUB_EPOCH, sub_epoch_name
+    from decaylab.instrument import first_epoch_points
+
+    points = first_epoch_points(epoch, hyper)
+    assert len(points) == 3 * len(SUB_EPOCH) * len(weights)
+    for fraction in SUB_EPOCH:
+        t = max(1, round(fraction * steps))
+        for i, want in enumerate(so_far[t]):
+            torch.testing.assert_close(points[f"W{i + 1}", sub_epoch_name("decay", fraction)], want["decay"],
+                                       rtol=1e-11, atol=1e-14)
 
 
 @pytest.mark.parametrize("groups", [1, 2, 4])

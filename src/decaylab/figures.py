@@ -25,11 +25,14 @@ from decaylab.inits import INITS  # noqa: E402
 INIT_PALETTE = dict(zip(INITS, sns.color_palette("colorblind", len(INITS))))
 
 
+FEW_SEEDS = 3  # a mean over fewer seeds gets no band: a marker instead
+
+
 def t_band(values) -> tuple[float, float]:
     """The 95 % Student-t interval of the mean over seeds (seaborn's errorbar; no bootstrap), drawn only where 3
-    seeds or more remain (from 2 it spans 12.7 standard errors)."""
+    seeds or more remain (from 2 it spans 12.7 standard errors; fewer: mark_few_seeds)."""
     ci = interval(values)["ci95"]
-    return (ci[0], ci[1]) if ci and len(values) >= 3 else (float(np.mean(values)),) * 2
+    return (ci[0], ci[1]) if ci and len(values) >= FEW_SEEDS else (float(np.mean(values)),) * 2
 
 
 def _save(fig, out_dir: Path, name: str) -> None:
@@ -91,7 +94,22 @@ def _faceted(d: pd.DataFrame, x: str, y: str, **kwargs):
         shown = [ax for ax in column if ax.get_visible()]
         if shown:
             shown[0].set_title("whole network" if layer == "net" else layer)
+    g.few_seeds = any([mark_few_seeds(g.axes_dict[key], part, x, y)
+                       for key, part in d.groupby(["setting", "layer"]) if key in g.axes_dict])
     return g
+
+
+def mark_few_seeds(ax, d: pd.DataFrame, x: str, y: str) -> bool:
+    """A cross on each of the panel's means over fewer than FEW_SEEDS seeds (they have no band); whether any."""
+    means = d.dropna(subset=[y]).groupby(["init", "λ", x])[y].agg(["mean", "count"])
+    few = means[means["count"] < FEW_SEEDS].reset_index()
+    if len(few):
+        ax.scatter(few[x], few["mean"], marker="x", s=16, linewidths=0.9, zorder=3,
+                   c=[INIT_PALETTE[i] for i in few.init])
+    return len(few) > 0
+
+
+FEW_SEEDS_HANDLE = (plt.Line2D([], [], color="grey", marker="x", ls=""), f"mean of < {FEW_SEEDS} seeds (no band)")
 
 
 def _reference(ax, horizontal: float | None = None, vertical: float | None = None, label: str = "") -> None:
@@ -107,6 +125,8 @@ def _finish(g, title: str, extra: list) -> None:
     handles = [h for h in g.legend.legend_handles]
     labels = [t.get_text() for t in g.legend.texts]
     g.legend.remove()
+    if getattr(g, "few_seeds", False):
+        extra = [*extra, FEW_SEEDS_HANDLE]
     for handle, label in extra:
         handles.append(handle)
         labels.append(label)

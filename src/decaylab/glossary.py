@@ -8,6 +8,14 @@ NAMING = ("Metrics are logged as `<layer>/<metric>` once per epoch (the epoch is
           "`net` is the whole network.")
 SPLITS = ("train", "validation", "test")
 
+SUB_EPOCH = (1 / 64, 1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2)  # points inside the first epoch (fractions of its steps)
+
+
+def sub_epoch_name(part: str, fraction: float) -> str:
+    """The metric holding a term's sum over the first `fraction` of epoch 1's steps, e.g. decay_to_0.25."""
+    return f"{part}_to_{fraction:g}"
+
+
 METRICS = {
     "rms": "root mean square of the layer's weights (net: over all weights)",
     "mean_abs": "mean of abs(w) over the layer",
@@ -25,6 +33,9 @@ METRICS = {
     "decay": "the decay term's sum over the epoch's steps: (f² − 1)‖W‖², f = 1 - eta*lam/n",
     "drift": "the gradient's first-order term: −2 f η ⟨W, g⟩, summed over the steps",
     "noise": "the gradient's second-order term: η²‖g‖², summed over the steps",
+    **{sub_epoch_name(part, fraction): f"epoch 1 only: the {part} term summed over its first {fraction:g} of "
+                                       "the steps (claim 1's first phase inside an epoch)"
+       for part in ("decay", "drift", "noise") for fraction in SUB_EPOCH},
     "disp_decay": "length of the epoch's summed decay displacements ‖Σ (f − 1) W_t‖",
     "disp_grad": "length of the epoch's summed gradient displacements ‖Σ η g_t‖",
     "steplen_decay": "sum of the per-step decay displacement lengths ‖(1 − f) W_t‖",

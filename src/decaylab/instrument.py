@@ -9,6 +9,7 @@ import math
 
 import torch
 
+from decaylab.glossary import SUB_EPOCH, sub_epoch_name
 from decaylab.network import Hyper, StepStats, cross_entropy, forward, output_logits
 
 Metrics = dict[tuple[str, str], torch.Tensor]
@@ -59,6 +60,19 @@ def step_split(stats: StepStats, end: list[torch.Tensor], hyper: Hyper) -> Metri
         out[name, "disp_decay"] = torch.linalg.vector_norm(disp_decay, dim=(1, 2))
         out[name, "disp_grad"] = torch.linalg.vector_norm(w1 - w0 - disp_decay, dim=(1, 2))
         out[name, "shrink"] = norm1 / norm_sq0[i].sqrt()
+    return out
+
+
+def first_epoch_points(stats: StepStats, hyper: Hyper) -> Metrics:
+    """The decay, drift and noise sums from the start of training to each SUB_EPOCH point of the first epoch, per
+    layer: claim 1's first phase where the decay is over within an epoch (eta*lam/m large)."""
+    norm_sq0 = [torch.linalg.vector_norm(w, dim=(1, 2), dtype=torch.float64).square() for w in stats.start]
+    out: Metrics = {}
+    for fraction in SUB_EPOCH:
+        steps = max(1, round(fraction * stats.steps_done))
+        for i, parts in enumerate(stats.parts(norm_sq0, hyper.f, steps)):
+            out.update({(layer_name(i), sub_epoch_name(part, fraction)): parts[part]
+                        for part in ("decay", "drift", "noise")})
     return out
 
 

@@ -118,6 +118,8 @@ class EnsembleModule(L.LightningModule):
         metrics.update(instrument.shrink_controls(self.sizes_now, sizes))
         if self.stats is not None:
             metrics.update(instrument.step_split(self.stats, self.padded[0], self.hyper))
+            if self.current_epoch == 0:
+                metrics.update(instrument.first_epoch_points(self.stats, self.hyper))
         self.sizes_now = sizes
         self._emit(self.current_epoch + 1, metrics)
 

@@ -153,13 +153,15 @@ class StepStats:
         """sum_t W_t over the epoch's steps, per layer (total_scale: sum_t s_t, Hyper.total_scale)."""
         return [torch.addcmul(-tail, v0, total_scale) for v0, tail in zip(self.start, self.tail_sums)]
 
-    def parts(self, s0: list[torch.Tensor], f: torch.Tensor) -> list[dict[str, torch.Tensor]]:
+    def parts(self, s0: list[torch.Tensor], f: torch.Tensor, steps: int | None = None) -> list[dict[str, torch.Tensor]]:
         """Per layer: the epoch's decay, drift and noise sums, the summed per-step displacement lengths
         |(1 - f) W_t| and |eta g_t|, and S at the epoch's end as the recursion carries it (`S_end`).
 
-        s0: |W|^2 per layer at the epoch's start. Sums run in float64.
+        s0: |W|^2 per layer at the epoch's start; steps: only the epoch's first `steps` (default: all done so far).
+        Sums run in float64.
         """
-        rows = self.rows[: self.steps_done].double().view(self.steps_done, -1, 3, self.rows.shape[-1])
+        steps = self.steps_done if steps is None else steps
+        rows = self.rows[:steps].double().view(steps, -1, 3, self.rows.shape[-1])
         w_dot_step = rows[:, :, 0] - rows[:, :, 1]  # (T, L, K)
         step_sq = rows[:, :, 2]
         f = f.double()

@@ -25,6 +25,7 @@ from decaylab.claims.verdict import Claim, _pp, _settings, _status, headline, no
 from decaylab.data import REAL_DIGITS
 from decaylab.figures import (
     DASHES,
+    FEW_SEEDS_HANDLE,
     INIT_PALETTE,
     _claim_line,
     _empty,
@@ -35,6 +36,7 @@ from decaylab.figures import (
     _reference,
     _save,
     _setting,
+    mark_few_seeds,
     t_band,
 )
 
@@ -269,12 +271,13 @@ def draw(w: pd.DataFrame, out_dir: Path, runs: pd.DataFrame | None = None) -> No
     log_x = d.epoch.max() > 60
     fig, axes = plt.subplots(len(settings), len(layers) + 1, figsize=(3.3 * (len(layers) + 1), 2.5 * len(settings)),
                              squeeze=False)
-    dashes, book_shown = dict(zip(order, DASHES)), False
+    dashes, book_shown, few_seeds = dict(zip(order, DASHES)), False, False
     for i, (setting, row) in enumerate(zip(settings, axes)):
         mine = d[d.setting == setting]
         acc = mine[(mine.layer == "net") & (mine.epoch >= 1)]
         sns.lineplot(acc, x="epoch", y="acc_validation", hue="init", hue_order=_inits(d), palette=INIT_PALETTE,
                      style="λ", style_order=order, dashes=dashes, errorbar=t_band, ax=row[0], legend=i == 0)
+        few_seeds = mark_few_seeds(row[0], acc, "epoch", "acc_validation") or few_seeds
         means = acc.groupby(["init", "λ", "epoch"]).acc_validation.mean()
         low, high = means.min(), means.max()
         marks = _book_marks(runs, mine)
@@ -291,6 +294,7 @@ def draw(w: pd.DataFrame, out_dir: Path, runs: pd.DataFrame | None = None) -> No
                 continue
             sns.lineplot(rms, x="epoch", y="rms", hue="init", hue_order=_inits(d), palette=INIT_PALETTE, style="λ",
                          style_order=order, dashes=dashes, errorbar=t_band, ax=ax, legend=False)
+            few_seeds = mark_few_seeds(ax, rms, "epoch", "rms") or few_seeds
             for n_in in rms.n_in.dropna().unique():
                 _claim_line(ax, [rms.epoch.min(), rms.epoch.max()], [1 / math.sqrt(n_in)] * 2, "")
             ax.set(yscale="log", ylabel="weight RMS", title=f"{layer} weight RMS")
@@ -309,6 +313,9 @@ def draw(w: pd.DataFrame, out_dir: Path, runs: pd.DataFrame | None = None) -> No
         if book_shown:
             handles.append(plt.Line2D([], [], color="tab:red", lw=0.9, ls=(0, (6, 2))))
             labels.append("the book's accuracy (real digits)")
+        if few_seeds:
+            handles.append(FEW_SEEDS_HANDLE[0])
+            labels.append(FEW_SEEDS_HANDLE[1])
         fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
     accuracy, _ = init_cells(init_pairs(learned(w)))
     if len(accuracy):
