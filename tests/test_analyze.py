@@ -475,7 +475,22 @@ def test_claim_2_reads_collapsed_runs_and_the_others_do_not():
 
     base = dict(arm="a", init="standard", lam=1.0, eta=0.5, hidden="30", n=100, m=100, epochs=2, n_w=23_820,
                 sizes="784-30-10", epoch=1, layer="net", metric="rms", value=0.5, diverged=False, n_in=np.nan)
-    summary = pd.DataFrame([dict(base, seed=0, collapsed=False), dict(base, seed=1, collapsed=True)])
-    assert analyze.wide(summary).seed.tolist() == [0]
-    assert analyze.wide(summary, collapsed=True).seed.tolist() == [0, 1]
+    summary = pd.DataFrame([dict(base, seed=s, collapsed=lam > 1, lam=lam) for lam in (1.0, 2.0) for s in (0, 1)])
+    assert analyze.wide(summary)[["lam", "seed"]].values.tolist() == [[1.0, 0], [1.0, 1]]
+    assert len(analyze.wide(summary, collapsed=True)) == 4
     assert [c.key for c in CLAIMS if c.collapsed] == ["2_decay_rate"]
+
+
+def test_a_setting_whose_seeds_disagree_about_learning_is_left_out_whole():
+    """Unstable: some seeds collapsed or diverged, some not. Out of every claim's table, collapsed runs read or
+    not; settings where every seed failed (collapsed, diverged or a mix) or none did are not unstable."""
+    base = dict(arm="a", init="standard", eta=0.5, hidden="30", n=100, m=100, epochs=2, n_w=23_820,
+                sizes="784-30-10", epoch=1, layer="net", metric="rms", value=0.5, n_in=np.nan)
+    fates = {1.0: [(False, False), (False, True)], 2.0: [(False, False), (True, False)],  # unstable
+             3.0: [(False, True), (True, False)], 4.0: [(False, True), (False, True)],  # all failed
+             5.0: [(False, False), (False, False)]}  # (diverged, collapsed) per seed
+    summary = pd.DataFrame([dict(base, lam=lam, seed=s, diverged=d, collapsed=c)
+                            for lam, seeds in fates.items() for s, (d, c) in enumerate(seeds)])
+    assert analyze.unstable_cells(summary).lam.tolist() == [1.0, 2.0]
+    assert sorted(set(analyze.wide(summary, collapsed=True).lam)) == [3.0, 4.0, 5.0]
+    assert sorted(set(analyze.wide(summary).lam)) == [5.0]

@@ -5,6 +5,8 @@ and thresholds are in its module (decaylab.claims).
 - decay share: |decay| / (|decay| + |drift| + |noise|) of an epoch's summed change of |W|^2.
 - first epochs: those ending within decay time tau = epochs x eta*lam/m <= DECAY_WINDOW (at least the first;
   where eta*lam/m > DECAY_WINDOW the window ends inside epoch 1, which per-epoch measurements do not resolve).
+- unstable: a setting whose seeds disagree about learning (some collapsed or diverged, some not); left out of
+  every claim as a whole setting and named in the report.
 - did not learn (over-regularized): a setting whose final validation accuracy is below LEARNED_FRACTION of the
   study's best; left out of claims 3 and 4 and counted.
 """
@@ -21,9 +23,24 @@ RUN_KEYS = [*CELL_KEYS, "seed"]
 RUN_INFO = ["n", "m", "epochs", "n_w", "sizes"]
 
 
+def unstable_cells(runs: pd.DataFrame) -> pd.DataFrame:
+    """The settings (CELL_KEYS) whose seeds disagree about learning: some runs collapsed or diverged, some not (a
+    chaotic corner, where float rounding decides); runs: one row per run, or the summary's rows."""
+    fate = runs.drop_duplicates(RUN_KEYS).assign(failed=lambda d: d.collapsed | d.diverged)
+    mixed = fate.groupby(CELL_KEYS).failed.nunique()
+    return mixed[mixed > 1].reset_index()[CELL_KEYS]
+
+
+def stable(runs: pd.DataFrame) -> pd.DataFrame:
+    """runs (or any table with CELL_KEYS) without the unstable settings, whole."""
+    out = unstable_cells(runs).assign(_unstable=True)
+    return runs[runs.merge(out, on=CELL_KEYS, how="left")._unstable.isna().to_numpy()]
+
+
 def wide(summary: pd.DataFrame, collapsed: bool = False) -> pd.DataFrame:
-    """One row per run x epoch x layer, one column per metric, and n_in per weight layer (diverged runs left out,
-    and collapsed ones unless asked for)."""
+    """One row per run x epoch x layer, one column per metric, and n_in per weight layer (unstable settings left
+    out whole, diverged runs too, and collapsed ones unless asked for)."""
+    summary = stable(summary)
     ok = summary[~summary.diverged & (collapsed | ~summary.collapsed)]
     out = ok.pivot_table(index=[*RUN_KEYS, *RUN_INFO, "epoch", "layer"], columns="metric", values="value",
                          aggfunc="first").reset_index()

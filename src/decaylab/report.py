@@ -15,6 +15,7 @@ from decaylab.atomic import write_text
 from decaylab.claims import CLAIM_TITLES, CLAIMS, book
 from decaylab.claims.verdict import Claim
 from decaylab.glossary import COLLAPSE_RULE, DIVERGENCE_RULE
+from decaylab.outputs import git_commit
 from decaylab.text import interval_text, md_table, number_text
 
 
@@ -85,9 +86,12 @@ def write_report(claims: dict, run_jsons: list[str], out: Path, description: str
              *(setting_lines(claims, params) if params else []), "",
              md_table([{**r, "status": STATUS_MARK[r["status"]]} for r in verdict_rows(claims)],
                       ["claim", "status", "answer", "key number (95% interval over seeds)"]), ""]
-    left_out = [f"{len(claims[k])} {k.split('_')[0]}" for k in ("diverged_runs", "collapsed_runs") if claims[k]]
+    left_out = [f"{len(claims[k])} {k.split('_')[0]} runs" for k in ("diverged_runs", "collapsed_runs") if claims[k]]
+    unstable = claims.get("unstable_cells", [])
+    if unstable:
+        left_out.append(f"{len(unstable)} unstable setting{'s' * (len(unstable) != 1)} (all seeds)")
     if left_out:
-        parts += [f"Left out of the claims: {' and '.join(left_out)} runs (listed under *Runs left out*).", ""]
+        parts += [f"Left out of the claims: {' and '.join(left_out)} (listed under *Runs left out*).", ""]
     if skipped:
         parts += ["Arms not run on this dataset: " + "; ".join(f"`{a}` ({why})" for a, why in skipped.items())
                   + ".", ""]
@@ -95,19 +99,32 @@ def write_report(claims: dict, run_jsons: list[str], out: Path, description: str
     for claim in CLAIMS:
         parts += _claim(claim, c[claim.key])
     parts += book.section(claims)
-    parts += ["## Runs left out", "", DIVERGENCE_RULE, "", COLLAPSE_RULE, ""]
+    parts += ["## Runs left out", "", DIVERGENCE_RULE, "", COLLAPSE_RULE, "", UNSTABLE_RULE, "",
+              "Unstable settings: " + (", ".join(_cell_text(cell) for cell in unstable) if unstable else "none."), ""]
     for kind in ("diverged", "collapsed"):
         listed = claims[f"{kind}_runs"]
         parts += [f"{kind.capitalize()}: " + (", ".join(f"`{r['run_dir']}`" for r in listed) if listed else "none."),
                   ""]
     parts += ["## Setting and machine", "",
               f"- runs: {claims['runs']} in {times['jobs']} ensemble jobs (a cell's seeds always share a job)",
+              f"- code: commit {git_commit() or 'unknown'}; number-moving code fingerprint "
+              f"`{claims.get('code_fingerprint')}` (`.venv/bin/python -m decaylab.compare reports/{claims['study']}/"
+              f"{claims['datasets'][0]}` checks a rerun against this report)",
               f"- machine: {machine()}; device: {', '.join(times['devices'])}",
               f"- wall time of the training phase: {times['training_span_s'] / 60:.1f} min "
               f"({times['job_seconds'] / 60:.1f} job-minutes)", "",
               "## Definitions and thresholds", "", _definitions(claims["thresholds"]), "",
               "Thresholds: " + ", ".join(f"`{k}` = {v:g}" for k, v in claims["thresholds"].items()) + ".", ""]
     write_text(out, literal_stars("\n".join(parts)))
+
+
+UNSTABLE_RULE = ("A setting is unstable when its seeds disagree about learning — some runs collapsed or diverged, "
+                 "some not (a chaotic corner, where float rounding decides the outcome): it is left out of every "
+                 "claim as a whole setting, so no verdict hinges on which seeds happened to fail.")
+
+
+def _cell_text(cell: dict) -> str:
+    return f"`{cell['arm']}` {cell['init']} λ = {cell['lam']:g}, η = {cell['eta']:g}, hidden {cell['hidden']}"
 
 
 def literal_stars(markdown: str) -> str:

@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from decaylab.analyze import CELL_KEYS, DECAY_WINDOW, LEARNED_FRACTION, RUN_KEYS, wide
+from decaylab.analyze import CELL_KEYS, DECAY_WINDOW, LEARNED_FRACTION, RUN_KEYS, stable, unstable_cells, wide
 from decaylab.claims import book, decay_rate, dominance, init_comparison, tail_off
 from decaylab.glossary import CHANCE_FACTOR
+from decaylab.provenance import code_fingerprint
 
 CLAIMS = [dominance.CLAIM, decay_rate.CLAIM, tail_off.CLAIM, init_comparison.CLAIM]
 CLAIM_TITLES = {claim.key: claim.title for claim in CLAIMS}
@@ -17,6 +18,7 @@ FIGURES = {claim.figure: claim.caption for claim in CLAIMS}  # name: caption (re
 def analyze(summary: pd.DataFrame, runs: pd.DataFrame, study: str) -> dict:
     """claims.json: each claim's tables and verdict (status, answer, headline numbers), the book's examples."""
     tables = {False: wide(summary), True: wide(summary, collapsed=True)}  # w, without and with the collapsed runs
+    every_run, runs = runs, stable(runs)
     measured = {claim.key: claim.measure(tables[claim.collapsed], runs) for claim in CLAIMS}
     judged = {claim.key: {**claim.judge(measured[claim.key], tables[claim.collapsed], measured),
                           **measured[claim.key]} for claim in CLAIMS}
@@ -26,14 +28,16 @@ def analyze(summary: pd.DataFrame, runs: pd.DataFrame, study: str) -> dict:
     for claim in CLAIMS:
         thresholds.update(claim.thresholds)
     return {
-        "study": study, "datasets": sorted(runs.dataset.unique()), "runs": len(runs),
-        "cells": sorted({"/".join(map(str, cell)) for cell in runs[CELL_KEYS].itertuples(index=False)}),
+        "study": study, "code_fingerprint": code_fingerprint(), "datasets": sorted(every_run.dataset.unique()),
+        "runs": len(every_run),
+        "cells": sorted({"/".join(map(str, cell)) for cell in every_run[CELL_KEYS].itertuples(index=False)}),
         "thresholds": thresholds,
         "claims": judged,
-        "book_examples": book.book_table(runs, judged),
-        "book_init_curves": book.init_curves(w, runs),
-        "diverged_runs": runs[runs.diverged][RUN_KEYS + ["run_dir"]].to_dict("records"),
-        "collapsed_runs": runs[runs.collapsed][RUN_KEYS + ["run_dir"]].to_dict("records"),
+        "book_examples": book.book_table(every_run, judged),
+        "book_init_curves": book.init_curves(w, every_run),
+        "diverged_runs": every_run[every_run.diverged][RUN_KEYS + ["run_dir"]].to_dict("records"),
+        "collapsed_runs": every_run[every_run.collapsed][RUN_KEYS + ["run_dir"]].to_dict("records"),
+        "unstable_cells": unstable_cells(every_run).to_dict("records"),
     }
 
 
