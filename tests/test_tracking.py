@@ -29,13 +29,23 @@ def _runs(uri, experiment="decaylab"):
     return client, client.search_runs([exp.experiment_id], max_results=1000)
 
 
-def test_run_logs_every_metric_at_every_epoch(tmp_path, tracking, capsys):
+def test_run_logs_every_metric_at_every_epoch(tmp_path, tracking, capsys, monkeypatch):
+    import io
+
+    from decaylab import train
+
     members = [make_run("standard", 1.0, 0.5, 0, str(tmp_path / "a"), arm="main"),
                make_run("scaled", 0.0, 0.5, 1, str(tmp_path / "b"), arm="main")]
-    summaries = run_job(make_job(tmp_path, members, epochs=3))
+    terminal = io.StringIO()
+    monkeypatch.setattr(train, "PROGRESS_EVERY_S", 0.0)
+    summaries = run_job(make_job(tmp_path, members, epochs=3), progress=terminal)
     progress = [line for line in capsys.readouterr().err.splitlines() if line.startswith("decaylab.train: epoch")]
     assert [line.split()[2] for line in progress] == ["0/3", "1/3", "2/3", "3/3"]
     assert progress[-1].endswith("(2 networks, 0 diverged)")
+    # the terminal's lines: the time left while it runs, the total at the end
+    shown = terminal.getvalue().splitlines()
+    assert [line.split(": ")[2].split(",")[0] for line in shown] == ["epoch 1/3", "epoch 2/3", "epoch 3/3"]
+    assert all("left (2 networks)" in line for line in shown[:2]) and "in all (2 networks)" in shown[2]
     client, runs = _runs(tracking)
     # names that a truncated runs table still tells apart; cells labelled for "Group by"; params as typed
     assert sorted(r.info.run_name for r in runs) == ["scaled s=1 λ=0 η=0.5 h=16 · main",

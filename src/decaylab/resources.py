@@ -75,6 +75,9 @@ def study_seconds(jobs: list[Job], parallel: int) -> float:
     return max(slots)
 
 
+ANALYSIS_S = 25.0  # aggregate, analyze, figures, report: 16-24 s per study measured here with --cores 2
+
+
 def _duration(seconds: float) -> str:
     if seconds >= 5400:
         return f"about {seconds / 3600:.0f} h"
@@ -105,4 +108,5 @@ def plan(study: str, n_runs: int, jobs: list[Job], parallel: int, limit_hours: f
             "--config items; or lower the epochs or the grid. Nothing was started.")
     return (f"study {study}: {n_runs} runs in {len(jobs)} training job{'s' * (len(jobs) > 1)}; the largest needs "
             f"about {job_memory(largest) / 1e9:.1f} GB, the longest {_duration(job_seconds(longest))} on one CPU "
-            f"thread; training {_duration(total)} with {parallel} job{'s' * (parallel > 1)} at a time (estimates)")
+            f"thread; the whole study {_duration(total + ANALYSIS_S)} with {parallel} job{'s' * (parallel > 1)} at "
+            f"a time, training {_duration(total).removeprefix('about ')} of it (estimates)")

@@ -24,7 +24,8 @@ def summary_line(exc: BaseException) -> str:
 
 @contextmanager
 def log_to(path: str):
-    """Send this process's stdout and stderr (Python and C level) to the rule's log file.
+    """Send this process's stdout and stderr (Python and C level) to the rule's log file; yields the terminal (a
+    text stream on the former stderr) for the job's few progress lines.
 
     An exception ends the job with exit status 1: its traceback goes to the log, one summary line to the log
     and to the terminal. Interrupts (SIGTERM, Ctrl-C) pass through unchanged.
@@ -37,7 +38,8 @@ def log_to(path: str):
         os.dup2(log.fileno(), 1)
         os.dup2(log.fileno(), 2)
         try:
-            yield
+            with os.fdopen(os.dup(saved[1]), "w", buffering=1) as terminal:
+                yield terminal
         except Exception as exc:
             traceback.print_exc()
             failure = summary_line(exc)

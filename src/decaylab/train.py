@@ -11,6 +11,7 @@ import time
 import warnings
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TextIO
 
 from decaylab.outputs import RunRecords, check_writable, git_commit, write_outputs
 from decaylab.signals import JobKilled, StopSignal
@@ -29,8 +30,9 @@ def load_splits(job: Job):
     return data.load_prepared(path)
 
 
-def run_job(job: Job) -> list[dict]:
-    """Train the job's runs; write their folders and MLflow runs. Returns the run.json contents."""
+def run_job(job: Job, progress: TextIO | None = None) -> list[dict]:
+    """Train the job's runs; write their folders and MLflow runs. Returns the run.json contents. Each epoch's line
+    goes to stderr; `progress` (the terminal, when stderr is a log) gets one every PROGRESS_EVERY_S."""
     from decaylab.gpu_slots import pin_job_to_free_gpu
 
     gpu_lock = pin_job_to_free_gpu(job.accelerator)  # noqa: F841 (held until the job ends)
@@ -53,7 +55,7 @@ def run_job(job: Job) -> list[dict]:
             with stop.deferred():
                 for run in job.runs:
                     records.append(RunRecords(run, _start_tracked(store, job, run, commit, parent)))
-            module = fit_ensemble(job, splits, _recorder(records, job.shared.epochs, stop))
+            module = fit_ensemble(job, splits, _recorder(records, job, stop, progress))
             timing = {"wall_time_s": round(time.time() - started, 3), "started_at": started_at,
                       "finished_at": datetime.now(timezone.utc).isoformat()}
             with stop.deferred():
@@ -85,19 +87,41 @@ def _start_tracked(store, job: Job, run, commit: str | None, parent: str | None)
     return tracking.TrackedRun(store, name, params, tags)
 
 
-def _recorder(records: list[RunRecords], epochs: int, stop: StopSignal):
-    """Stores each epoch's metrics per run and prints one progress line per epoch to stderr."""
-    started = time.time()
+PROGRESS_EVERY_S = 20.0
+
+
+def _recorder(records: list[RunRecords], job: Job, stop: StopSignal, progress: TextIO | None):
+    """Stores each epoch's metrics per run; prints a progress line per epoch to stderr, and with the time left to
+    `progress` at most every PROGRESS_EVERY_S (and at the last epoch)."""
+    started, epochs = time.time(), job.shared.epochs
+    shown = [started]
 
     def record(epoch, names, values):
         with stop.deferred():
             for rec, row in zip(records, values.numpy()):
                 rec.add(epoch, names, row)
+        now = time.time()
         diverged = sum(rec.diverged_epoch is not None for rec in records)
-        print(f"decaylab.train: epoch {epoch}/{epochs} measured after {time.time() - started:.1f} s "
+        print(f"decaylab.train: epoch {epoch}/{epochs} measured after {now - started:.1f} s "
               f"({len(records)} networks, {diverged} diverged)", file=sys.stderr, flush=True)
+        if progress is not None and epoch and (now - shown[0] >= PROGRESS_EVERY_S or epoch == epochs):
+            shown[0] = now
+            left = (now - started) / epoch * (epochs - epoch)
+            print(f"decaylab: {job.shared.study} {job.name}: epoch {epoch}/{epochs}, {duration(now - started)} "
+                  + (f"so far, about {duration(left)} left" if epoch < epochs else "in all")
+                  + f" ({len(records)} networks)", file=progress, flush=True)
 
     return record
+
+
+def duration(seconds: float) -> str:
+    """'45 s', '3 min 10 s', '1 h 05 min'."""
+    s = round(seconds)
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
 
 
 def fit_ensemble(job: Job, splits, record):
