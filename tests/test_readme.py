@@ -40,3 +40,16 @@ def test_a_damaged_claims_file_is_named_with_the_way_back(tmp_path, capsys):
         assert err.startswith(f"decaylab: {tmp_path}/reports/demo/data-a/claims.json is damaged")
         assert "Traceback" not in err
         assert "snakemake --cores 2 --config study=demo dataset=data-a" in err
+
+
+def test_the_first_screen_says_what_it_is_the_answer_and_the_two_commands():
+    """The README's first 25 lines: one sentence on what decaylab is, the two commands for a fresh machine, and the
+    generated bottom line of every claim (each claim's line in the study that answers it)."""
+    first = (ROOT / "README.md").read_text().splitlines()[:25]
+    assert first[0] == "# decaylab" and first[2].startswith("decaylab retrains")
+    assert [line.split("#")[0].strip() for line in first if line.startswith("bash scripts/setup.sh")] == [
+        "bash scripts/setup.sh && .venv/bin/snakemake --cores 2", "bash scripts/setup.sh && .venv/bin/python -m pytest"]
+    assert readme.ANSWER_BEGIN in first and readme.ANSWER_END in first
+    answer = first[first.index(readme.ANSWER_BEGIN):first.index(readme.ANSWER_END)]
+    assert [line[:len("- **1.")] for line in answer if line.startswith("- **")] == [
+        f"- **{key[0]}." for key, _ in readme.ANSWERED_BY]
