@@ -245,3 +245,11 @@ def test_a_scalar_setting_reaches_every_run_of_its_arm():
     config = with_change("smoke", lambda c: arm(c).update(bias_init="zero"))
     assert {r.bias_init for r in runs(validate(config), "smoke")} == {"zero"}
     assert {r.bias_init for r in runs(validate(CONFIG), "smoke")} == {"normal"}  # the schema's default
+
+
+def test_a_run_is_named_by_what_tells_it_apart_first():
+    """MLflow cuts the name column short: the arm (unless `main`), λ, η, init and seed come before the widths."""
+    from conftest import make_run
+
+    assert make_run(arm="main", lam=5.0, seed=1).label(with_seed=True) == "λ=5 η=0.5 standard s=1 h=16"
+    assert make_run(arm="init-h30", init="scaled").label() == "init-h30 λ=1 η=0.5 scaled h=16"

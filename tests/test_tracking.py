@@ -48,17 +48,15 @@ def test_run_logs_every_metric_at_every_epoch(tmp_path, tracking, capsys, monkey
     assert all("left (2 networks)" in line for line in shown[:2]) and "in all (2 networks)" in shown[2]
     client, runs = _runs(tracking)
     # names that a truncated runs table still tells apart; cells labelled for "Group by"; params as typed
-    assert sorted(r.info.run_name for r in runs) == ["scaled s=1 λ=0 η=0.5 h=16 · main",
-                                                     "standard s=0 λ=1 η=0.5 h=16 · main"]
-    assert sorted(r.data.tags["decaylab.cell"] for r in runs) == ["scaled λ=0 η=0.5 h=16 · main",
-                                                                  "standard λ=1 η=0.5 h=16 · main"]
+    assert sorted(r.info.run_name for r in runs) == ["λ=0 η=0.5 scaled s=1 h=16", "λ=1 η=0.5 standard s=0 h=16"]
+    assert sorted(r.data.tags["decaylab.cell"] for r in runs) == ["λ=0 η=0.5 scaled h=16", "λ=1 η=0.5 standard h=16"]
     for r in runs:
         assert {k: r.data.params[k] for k in ("lam", "eta", "hidden", "arm", "n", "m", "epochs")} == {
             "lam": "0" if r.data.params["init"] == "scaled" else "1", "eta": "0.5", "hidden": "16", "arm": "main",
             "n": "600", "m": "10", "epochs": "3"}
         assert "train_size" not in r.data.params  # unset settings are not logged as "None"
     lam_one = client.search_runs([runs[0].info.experiment_id], filter_string="params.lam = '1'")
-    assert [r.info.run_name for r in lam_one] == ["standard s=0 λ=1 η=0.5 h=16 · main"]
+    assert [r.info.run_name for r in lam_one] == ["λ=1 η=0.5 standard s=0 h=16"]
     for summary, mb in zip(summaries, members):
         table = pd.read_parquet(Path(mb.out) / "metrics.parquet")
         assert sorted(table.epoch.unique()) == [0, 1, 2, 3]

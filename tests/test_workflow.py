@@ -113,7 +113,7 @@ def test_the_study_run_is_its_home_page(smoke):
     assert run.data.params == {"study": "smoke", "dataset": "synthetic", "arms": "main", "init": "standard, scaled",
                                "lam": "0, 5", "eta": "0.5", "hidden": "16", "n": "600", "m": "10", "epochs": "3",
                                "seeds": "0, 1"}
-    assert run.data.metrics["claim2 dead-pixel max log error"] == claims["2_decay_rate"]["dead_pixel_max_log_error"]
+    assert run.data.metrics["claim2/dead_pixel_max_log_error"] == claims["2_decay_rate"]["dead_pixel_max_log_error"]
     gap = claims["4_init_comparison"]["headline"][1]
     assert run.data.metrics[metric_name("4_init_comparison", gap)] == pytest.approx(gap["mean"])
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}

@@ -177,17 +177,15 @@ def study_note(claims: dict, description: str) -> str:
 
 
 def claim_tags(claims: dict) -> dict[str, str]:
-    """Per claim a tag with its status and one with its answer (MLflow keeps up to 5,000 characters)."""
-    out = {}
-    for key in CLAIM_TITLES:
-        out[f"decaylab.claim{key[0]}.status"] = claims["claims"][key]["status"]
-        out[f"decaylab.claim{key[0]}.answer"] = claims["claims"][key]["answer"][:5000]
-    return out
+    """Per claim a tag with its status, then one per claim with its answer (MLflow keeps up to 5,000 characters):
+    the run's page lists the four statuses together, near the top."""
+    out = {f"decaylab.claim{key[0]}.status": claims["claims"][key]["status"] for key in CLAIM_TITLES}
+    return out | {f"decaylab.claim{key[0]}.answer": claims["claims"][key]["answer"][:5000] for key in CLAIM_TITLES}
 
 
 def metric_name(key: str, headline: dict) -> str:
-    """A headline number's MLflow metric name: its claim's number and its name in the characters MLflow allows."""
-    return f"claim{key[0]} {re.sub(r'[^A-Za-z0-9_./ -]', '_', headline['name'])}"[:250]
+    """A headline number's MLflow metric name: claim<k>/<its short name> (the full name is in the description)."""
+    return f"claim{key[0]}/{headline.get('metric') or re.sub(r'[^A-Za-z0-9_.-]+', '_', headline['name'])}"[:250]
 
 
 def headline_numbers(claims: dict) -> dict[str, float]:
@@ -198,7 +196,7 @@ def headline_numbers(claims: dict) -> dict[str, float]:
             if h["mean"] is not None:
                 out[metric_name(key, h)] = h["mean"]
     if (error := claims["claims"]["2_decay_rate"].get("dead_pixel_max_log_error")) is not None:
-        out["claim2 dead-pixel max log error"] = error
+        out["claim2/dead_pixel_max_log_error"] = error
     return out
 
 

@@ -195,10 +195,11 @@ class Run:
                 "hidden": list(self.hidden), "cell": self.cell, "n": self.n, "book": dict(self.book)}
 
     def label(self, with_seed: bool = False) -> str:
-        """The run as the MLflow UI shows it: `standard s=1 λ=5 η=0.5 h=30 · main` (the cell without s=)."""
-        seed = f"s={self.seed} " if with_seed else ""
-        name = f"{self.init} {seed}λ={literal(self.lam)} η={literal(self.eta)} h={literal(self.hidden)}"
-        return f"{name} · {self.arm}" if self.arm else name
+        """The run as the MLflow UI shows it, what tells runs apart first (the name column is cut short): the arm
+        unless it is `main`, then `λ=5 η=0.5 standard s=1 h=30` (the cell without s=)."""
+        arm = f"{self.arm} " if self.arm and self.arm != "main" else ""
+        seed = f" s={self.seed}" if with_seed else ""
+        return f"{arm}λ={literal(self.lam)} η={literal(self.eta)} {self.init}{seed} h={literal(self.hidden)}"
 
 
 RUN_SETTINGS = [f.name for f in fields(Run) if f.name in schema()["definitions"]["settings"]["properties"]

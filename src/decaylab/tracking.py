@@ -262,22 +262,39 @@ class TrackedRun:
         self.ended = True
 
 
-def start_study_run(experiment: str, study: str, dataset: str, results: str) -> dict:
-    """What jobs need to find the study's parent run (its grid points become child runs), starting that run.
+def start_study_run(experiment: str, study: str, dataset: str, results: str, description: str = "",
+                    params: dict | None = None) -> dict:
+    """What jobs need to find the study's parent run (its grid points become child runs), starting that run with
+    the study's description and setting (params) on its page; the verdicts follow when the study ends.
 
     A parent started earlier for the same results folder is retired (see `supersede`): one live study. A store
     that cannot be used now costs only the tracking: the jobs train offline and `decaylab.sync` files their runs.
     """
+    from mlflow.entities import Param, RunTag
+
     from decaylab.glossary import experiment_note
 
     store = Store.open(experiment)
     if store.experiment_id is not None:
         store.call(store.client.set_experiment_tag, store.experiment_id, NOTE_TAG, experiment_note())
         store.call(supersede, store.client, store.experiment_id, RESULTS_TAG, project_key(results))
-        store.call(_new_study_run, store.client, store.experiment_id, study, dataset, results)
+        run_id = store.call(_new_study_run, store.client, store.experiment_id, study, dataset, results)
+        note = (f"**Study `{study}`** on {dataset}: running. {' '.join(description.split())}\n\n"
+                "The four verdicts appear here when the study ends.")
+        if run_id:
+            store.call(store.client.log_batch, run_id, tags=[RunTag(NOTE_TAG, note)],
+                       params=[Param(k, literal(v)) for k, v in (params or {}).items()])
+    else:
+        run_id = None
     return {"tracking_uri": tracking_uri(), "experiment": experiment, "experiment_id": store.experiment_id,
             "study": study, "dataset": dataset, "results": str(results),
-            "runs_address": runs_address(store.experiment_id, study, dataset) if store.experiment_id else None}
+            "runs_address": runs_address(store.experiment_id, study, dataset) if store.experiment_id else None,
+            "study_address": study_address(store.experiment_id, run_id) if run_id else None}
+
+
+def study_address(experiment_id: str, run_id: str, ui: str = UI_ADDRESS) -> str:
+    """The study run's own page (its description: the study and the verdicts; its params, metrics, report)."""
+    return f"{ui}/#/experiments/{experiment_id}/runs/{run_id}?workflowType=machine_learning"
 
 
 def _new_study_run(client, experiment_id: str, study: str, dataset: str, results: str) -> str:
@@ -334,7 +351,8 @@ def browse_hint(parent: dict) -> str:
     """Where a study's runs are in the UI, and how to start it."""
     if not parent["runs_address"]:
         return "runs: not in MLflow yet (the store could not be used; see the line on pending runs)"
-    return (f"runs: {parent['runs_address']} "
+    page = f"the study's page: {parent['study_address']}; " if parent.get("study_address") else ""
+    return (f"{page}its runs: {parent['runs_address']} "
             f"(start the UI: .venv/bin/mlflow ui --backend-store-uri {parent['tracking_uri']})")
 
 

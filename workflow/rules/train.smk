@@ -8,6 +8,8 @@ rule tracking_setup:
         study=STUDY,
         dataset=RUNS[0].dataset,
         results=lambda wildcards, output: os.path.dirname(output[0]),
+        description=config["studies"][STUDY].get("description", ""),
+        study_params=study_params(RUNS),
     conda:
         "../envs/decaylab.yaml"
     script:

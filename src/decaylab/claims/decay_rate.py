@@ -101,11 +101,12 @@ def judge(claim: dict, w: pd.DataFrame, measured: dict) -> dict:
     runs = pd.DataFrame(claim["runs"])
     mine = runs[runs.layer == "net"].merge(judged[keys], on=keys)
     numbers = [headline("whole network's relative error of the log-shrink against ηλ/m, standard init",
-                        mine.groupby("seed").error.mean(), "", judged.rel_error)]
+                        mine.groupby("seed").error.mean(), "", judged.rel_error, "log_shrink_error")]
     if judged.eta_lam_over_n.nunique() > 1:
         worst = judged.loc[judged.eta_lam_over_n.idxmax()]
         at = mine.merge(pd.DataFrame([worst[keys]]), on=keys)
-        numbers.append(headline(f"the same where ηλ/n is largest ({worst.eta_lam_over_n:.3g})", at.error))
+        numbers.append(headline(f"the same where ηλ/n is largest ({worst.eta_lam_over_n:.3g})", at.error,
+                                metric="log_shrink_error_at_largest_eta_lam_over_n"))
     return {"status": _status(int(judged.holds.sum()), len(judged)), "answer": answer, "headline": numbers}
 
 

@@ -159,13 +159,14 @@ def judge(claim: dict, w: pd.DataFrame, measured: dict) -> dict:
     runs = early_shares(w)
     mine = runs[(runs.init == "standard") & runs.resolved & (runs.layer == "net")]
     numbers = [headline("whole network's decay share over the first phase, standard init",
-                        mine.groupby("seed").decay_share.mean(), "", network.decay_share)]
+                        mine.groupby("seed").decay_share.mean(), "", network.decay_share, "decay_share")]
     for init in ("standard", "scaled"):
         w1 = runs[(runs.init == init) & runs.resolved & (runs.layer == "W1")]
         if "z_sat_frac" in w1 and len(w1):
             numbers.append(headline(f"W1 saturated units over the first phase, {init} init",
                                     w1.groupby("seed").z_sat_frac.mean(), "",
-                                    table[(table.init == init) & table.resolved & (table.layer == "W1")].z_sat_frac))
+                                    table[(table.init == init) & table.resolved & (table.layer == "W1")].z_sat_frac,
+                                    f"W1_saturated_{init}"))
     return {"status": _status(int(network.size_reading_holds.sum()), len(network)), "answer": answer,
             "headline": numbers}
 

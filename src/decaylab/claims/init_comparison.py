@@ -227,16 +227,16 @@ def judge(claim: dict, w: pd.DataFrame, measured: dict) -> dict:
     with_l2 = pairs[pairs.lam > 0]
     per_seed = with_l2.groupby("seed")
     numbers = [headline("scaled init's lead after epoch 1, with L2", per_seed.acc_gap_epoch1.mean(), "accuracy",
-                        accuracy.lead_epoch1),
+                        accuracy.lead_epoch1, "lead_epoch1"),
                headline("scaled init's lead at the end, with L2", per_seed.acc_gap_final.mean(), "accuracy",
-                        accuracy.lead_final)]
+                        accuracy.lead_final, "lead_final")]
     changes = accuracy[accuracy.lead_change_by_l2.map(lambda h: h["seeds"] > 0)]
     if len(changes):
         match = ["eta", "hidden", *PAIR_INFO, "seed"]
         joined = with_l2.join(pairs[pairs.lam == 0].set_index(match), on=match, rsuffix="_no_l2", how="inner")
         numbers.append(headline("change of the scaled init's final lead by L2 (with - without)",
                                 (joined.acc_gap_final - joined.acc_gap_final_no_l2).groupby(joined.seed).mean(),
-                                "accuracy", changes.lead_change_by_l2))
+                                "accuracy", changes.lead_change_by_l2, "lead_change_by_l2"))
     held = int(accuracy.equivalent.sum())
     answer = (f"With L2 the two inits end with equivalent validation accuracy (within ±{SAME_ACCURACY * 100:g} pp, "
               f"two one-sided tests at 5 %) in {held}/{len(accuracy)} settings; the scaled init's lead goes from "

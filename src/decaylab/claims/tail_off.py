@@ -227,9 +227,10 @@ def judge(claim: dict, w: pd.DataFrame | None = None, measured: dict | None = No
             by_seed.setdefault(seed, []).append(slope)
     slopes = [np.mean(by_seed[seed]) for seed in sorted(by_seed)]
     numbers = [headline("network slope of plateau RMS against n_w (log-log, standard init)", slopes, "",
-                        premise.slope),
+                        premise.slope, "slope"),
                headline("network prefactor: plateau RMS x sqrt(n_w) (the claim's: 1)",
-                        [float(np.exp(np.log(g.prefactor).mean())) for _, g in per_seed], "", premise.prefactor)]
+                        [float(np.exp(np.log(g.prefactor).mean())) for _, g in per_seed], "", premise.prefactor,
+                        "prefactor")]
     form, magnitude = int(premise.form_holds.sum()), int(premise.magnitude_holds.sum())
     held = int((premise.form_holds & premise.magnitude_holds).sum())
     answer = (f"Whole network, standard init: the claim holds (form and magnitude) in {held}/{len(premise)} "

@@ -31,9 +31,10 @@ class Claim:
     collapsed: bool = False  # whether it reads the runs that learned nothing too (a claim about weights alone)
 
 
-def headline(name: str, per_seed, unit: str = "", cells: pd.Series | None = None) -> dict:
-    """A number over seeds (mean, 95 % interval); over several settings also the range of their means."""
-    out = {"name": name, **interval(per_seed), "unit": unit}
+def headline(name: str, per_seed, unit: str = "", cells: pd.Series | None = None, metric: str = "") -> dict:
+    """A number over seeds (mean, 95 % interval); over several settings also the range of their means. `metric`:
+    its short name in MLflow (claim<k>/<metric>)."""
+    out = {"name": name, "metric": metric, **interval(per_seed), "unit": unit}
     if cells is not None and len(cells) > 1:
         means = [h["mean"] for h in cells if h["mean"] is not None]
         out["cells"] = {"count": len(means), "min": min(means), "max": max(means)}
