@@ -21,7 +21,7 @@ from mlflow.tracking import MlflowClient
 from test_data import closed_port_url
 
 from decaylab.claims import FIGURES, make
-from decaylab.report import metric_name
+from decaylab.report import STATUS_MARK, metric_name
 from decaylab.tracking import RUN_DIR_TAG
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -164,8 +164,9 @@ def test_snakemake_report_shows_the_verdicts_and_every_figure(smoke):
     for claim in claims.values():
         assert html_escape(claim["answer"].split(";")[0], quote=False) in report
     landing = html.split('"results/smoke/synthetic/report.html"')[0]  # the workflow description comes first
-    for claim in claims.values():  # the verdicts on the landing page
-        assert claim["status"] in landing
+    for claim in claims.values():  # the verdicts on the landing page, with report.md's symbols; no answers there
+        assert json.dumps(STATUS_MARK[claim["status"]])[1:-1] in landing
+        assert json.dumps(claim["answer"][:60])[1:-1] not in landing
 
 
 def _start(cwd: Path):
@@ -394,3 +395,19 @@ def test_a_rerun_reproduces_the_committed_smoke_report(smoke):
 
     committed = Path(__file__).resolve().parents[1] / "reports/smoke/synthetic/claims.json"
     assert main([str(smoke / "reports/smoke/synthetic"), "--against", str(committed)]) == 0
+
+
+def test_the_study_page_has_its_description_and_setting_before_any_job(tmp_path):
+    """tracking_setup alone: the study's run already says what the study is and its setting, and decaylab prints
+    the page's address in the model-training layout."""
+    work = scratch_workflow(tmp_path)
+    result = snakemake(work, target="results/smoke/synthetic/mlflow.json")
+    assert result.returncode == 0, result.stderr
+    parent = json.loads((work / "results/smoke/synthetic/mlflow.json").read_text())
+    assert parent["study_address"].endswith("?workflowType=machine_learning")
+    assert parent["study_address"] in (work / "logs/smoke/synthetic/tracking_setup.log").read_text()
+    client = MlflowClient(tracking_uri=f"sqlite:///{work / 'mlflow.db'}")
+    (run,) = client.search_runs([parent["experiment_id"]], filter_string="tags.`decaylab.role` = 'study'")
+    assert parent["study_address"].split("/runs/")[1].startswith(run.info.run_id)
+    assert run.data.tags["mlflow.note.content"].startswith("**Study `smoke`** on synthetic: running. Tiny and fast")
+    assert run.data.params["lam"] == "0, 5" and run.data.params["seeds"] == "0, 1"

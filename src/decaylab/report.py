@@ -201,21 +201,22 @@ def headline_numbers(claims: dict) -> dict[str, float]:
 
 
 def overview_rst(claims: dict, params: dict) -> str:
-    """The landing page of Snakemake's HTML report: the study's setting and the four verdicts (reStructuredText;
+    """The landing page of Snakemake's HTML report, one screen: the study in a line and the four verdicts with
+    report.md's symbols and their key numbers; answers, tables and figures one click away (reStructuredText;
     Snakemake renders it through Jinja, so no braces)."""
     def plain(text: str) -> str:
         text = str(text).replace("**", "").replace("{", "(").replace("}", ")").replace("*", "·").replace("|", "\\|")
         return " ".join(text.split())
 
     lines = [f"decaylab: {claims['study']} on {', '.join(claims['datasets'])}", "=" * 80, "",
-             *(plain(line) for line in setting_lines(claims, params)), "", ".. list-table::", "   :header-rows: 1",
-             "   :widths: 18 12 50 20", "", "   * - claim", "     - status", "     - answer",
+             plain(setting_lines(claims, params)[0]) if params else "", "", ".. list-table::", "   :header-rows: 1",
+             "   :widths: 22 18 60", "", "   * - claim", "     - verdict",
              "     - key number (95% interval over seeds)"]
     for row in verdict_rows(claims):
-        lines += [f"   * - Claim {plain(row['claim'])}", f"     - {row['status']}", f"     - {plain(row['answer'])}",
+        lines += [f"   * - {plain(row['claim'])}", f"     - {STATUS_MARK[row['status']]}",
                   f"     - {plain(row['key number (95% interval over seeds)'])}"]
-    lines += ["", "The figures, one per claim, are under *Claims*; the full report (tables, definitions, the book's "
-              "examples) is under *Report*."]
+    lines += ["", "Each verdict's answer, with every table and definition: *Report* (report.html). The figures, one "
+              "per claim: *Claims*."]
     return "\n".join(lines) + "\n"
 
 
