@@ -84,7 +84,8 @@ def experiment_note() -> str:
     return (
         "**decaylab**: how L2 weight decay interacts with weight initialization (Nielsen, ch. 3).\n\n"
         "Each study is a parent run (description: the verdicts; artifacts: report, claims, figures); each grid "
-        "point (init, lam, eta, hidden, seed) is a child run named `init s=seed λ=… η=… h=… · arm`. Group the "
+        "point (init, lam, eta, hidden, seed) is a child run named by what tells it apart first: the arm unless it "
+        "is `main`, then `λ=… η=… <init> s=<seed> h=…`. Group the "
         "charts by the tag `decaylab.cell` for mean and band over seeds.\n\n"
         + NAMING + "\n\n| metric | meaning |\n|---|---|\n" + rows + "\n"
     )
