@@ -157,3 +157,25 @@ def test_a_report_whose_summary_is_gone_is_named_stale(tmp_path, monkeypatch):
         check_study(study_runs, Path("runs.csv"), "snakemake", Path("damaged.txt"), Path("report.md"))
     Path("runs.csv").write_text("run_dir\n")
     check_study(study_runs, Path("runs.csv"), "snakemake", Path("damaged.txt"), Path("report.md"))
+
+
+@pytest.mark.parametrize("field,other", [("arm", "other"), ("init", "scaled"), ("lam", 50.0), ("eta", 2.0),
+                                         ("hidden", [100]), ("seed", 7)])
+def test_a_record_naming_another_grid_point_is_damage_field_by_field(tmp_path, field, other):
+    """integrity.damage compares the recorded run with its folder's on every field that places it: one field
+    changed at a time is caught and named."""
+    from decaylab.integrity import damage
+
+    (run_json,) = [p for p in fabricate(tmp_path) if "init~standard/lam~5/eta~0.5" in p and "seed~0" in p]
+    summary = json.loads(Path(run_json).read_text())
+    run = Run(dataset="synthetic", hidden=(30,), m=10, epochs=2, train_size=None, validation_size=None,
+              test_size=None, init="standard", lam=5.0, eta=0.5, seed=0, out=str(Path(run_json).parent), study="s",
+              arm="main")
+    assert damage(run, set()) is None
+    summary["run"][field] = other
+    Path(run_json).write_text(json.dumps(summary))
+    why = damage(run, set())
+    assert why is not None and why.startswith("run.json records ")
+    named = {"arm": "records other/", "seed": "seed 7", "hidden": "hidden~100", "init": "init~scaled",
+             "lam": "lam~50", "eta": "eta~2"}[field]
+    assert named in why, why
