@@ -253,3 +253,24 @@ def test_a_run_is_named_by_what_tells_it_apart_first():
 
     assert make_run(arm="main", lam=5.0, seed=1).label(with_seed=True) == "λ=5 η=0.5 standard s=1 h=16"
     assert make_run(arm="init-h30", init="scaled").label() == "init-h30 λ=1 η=0.5 scaled h=16"
+
+
+def test_every_default_that_moves_a_number_is_the_books_and_reaches_the_run():
+    """The schema's defaults a run's numbers depend on, pinned to the book's network2 settings (784-30-10, m = 10,
+    η = 0.5, λ = 0, N(0, 1) weights and biases, 30 epochs, the whole of each split) and read by a run given
+    nothing else; and the job defaults that move numbers (float32, a fixed probe and data seed)."""
+    from decaylab.spec import Job
+
+    settings = defaults(schema()["definitions"]["settings"])
+    assert {k: settings[k] for k in ("dataset", "hidden", "m", "epochs", "init", "bias_init", "lam", "eta",
+                                     "train_size", "validation_size", "test_size")} == {
+        "dataset": "mnist", "hidden": [[30]], "m": 10, "epochs": 30, "init": ["standard"], "bias_init": "normal",
+        "lam": [0], "eta": [0.5], "train_size": None, "validation_size": None, "test_size": None}
+    config = copy.deepcopy(CONFIG)
+    config["studies"]["bare"] = {"seeds": [0], "arms": {"main": {}}}
+    (run,) = runs(validate(config), "bare")
+    assert (run.dataset, run.hidden, run.m, run.epochs, run.init, run.bias_init, run.lam, run.eta) == (
+        "mnist", (30,), 10, 30, "standard", "normal", 0.0, 0.5)
+    job = Job((run,))
+    assert (job.dtype, job.probe_size, job.data_seed, job.instrument, job.gradient) == ("float32", 1000, 0, True,
+                                                                                        True)
