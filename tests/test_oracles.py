@@ -12,6 +12,7 @@ import pytest
 from conftest import Collect, make_job, make_run
 
 from decaylab.data import Splits
+from decaylab.glossary import SUB_EPOCH, sub_epoch_name
 from decaylab.inits import init_network
 from decaylab.module import EnsembleModule
 from decaylab.train import fit_ensemble
@@ -130,14 +131,16 @@ def book_sgd(weights, biases, x, y, orders, eta, lam, m, n_out=10):
     backprop of the cross-entropy cost (output delta a - y).
 
     Returns, per epoch, the weights and biases at its end and per layer the sums over its steps that the
-    decomposition of d|W|^2 rests on: sum W_t, sum |W_t|^2, sum <W_t, eta g_t>, sum |eta g_t|^2, sum |eta g_t|.
+    decomposition of d|W|^2 rests on: sum W_t, sum |W_t|^2, sum <W_t, eta g_t>, sum |eta g_t|^2, sum |eta g_t|,
+    and the first three after each step (`after`).
     """
     w, b = [a.copy() for a in weights], [a.copy() for a in biases]
     n, history = len(x), []
     f = 1 - eta * lam / n
     targets = np.eye(n_out)[y]
     for order in orders:
-        sums = [dict(w=np.zeros_like(wl), sq=0.0, dot=0.0, step_sq=0.0, step_len=0.0, w_len=0.0) for wl in w]
+        sums = [dict(w=np.zeros_like(wl), sq=0.0, dot=0.0, step_sq=0.0, step_len=0.0, w_len=0.0, after=[])
+                for wl in w]
         for lo in range(0, n, m):
             batch = order[lo : lo + m]
             acts = [x[batch].astype(np.float64)]
@@ -159,6 +162,7 @@ def book_sgd(weights, biases, x, y, orders, eta, lam, m, n_out=10):
                 s["dot"] += (w[layer] * step).sum()
                 s["step_sq"] += (step**2).sum()
                 s["step_len"] += np.sqrt((step**2).sum())
+                s["after"].append((s["sq"], s["dot"], s["step_sq"]))  # the sums after each step
                 w[layer] = f * w[layer] - step
                 b[layer] = b[layer] - eta / len(batch) * grads_b[layer]
         history.append(([a.copy() for a in w], [a.copy() for a in b], sums))
@@ -167,7 +171,8 @@ def book_sgd(weights, biases, x, y, orders, eta, lam, m, n_out=10):
 
 def test_whole_runs_match_the_books_loop_over_several_epochs(tmp_path, synthetic, monkeypatch):
     """Two 64-16-12-10 networks, 3 epochs of 86 mini-batches (the last short): weights, biases and every
-    per-epoch measure of the decay/gradient split agree with the NumPy loop to 1e-9 in float64."""
+    per-epoch measure of the decay/gradient split, and epoch 1's at the points inside it, agree with the NumPy loop
+    to 1e-9 in float64."""
     members = [make_run("standard", 5.0, 0.5, 0, "a"), make_run("scaled", 1.0, 0.1, 1, "b")]
     job = make_job(tmp_path, members, hidden=(16, 12), m=7, epochs=3)
     module, epochs, orders = _fit_recording_order(job, synthetic, monkeypatch)
@@ -188,6 +193,12 @@ def test_whole_runs_match_the_books_loop_over_several_epochs(tmp_path, synthetic
                     "disp_decay": np.sqrt((disp_decay**2).sum()),
                     "disp_grad": np.sqrt(((w_end - w_start - disp_decay) ** 2).sum()),
                     "steplen_decay": (1 - f) * s["w_len"], "steplen_grad": s["step_len"]}
+                if e == 1:  # claim 1's points inside the first epoch: the sums over its first steps
+                    for fraction in SUB_EPOCH:
+                        sq, dot, step_sq = s["after"][max(1, round(fraction * len(s["after"]))) - 1]
+                        expected |= {sub_epoch_name("decay", fraction): (f * f - 1) * sq,
+                                     sub_epoch_name("drift", fraction): -2 * f * dot,
+                                     sub_epoch_name("noise", fraction): step_sq}
                 for metric, value in expected.items():
                     assert epochs[e][f"W{layer + 1}", metric][k] == pytest.approx(value, rel=1e-9), (e, layer, metric)
         w_end, b_end, _ = history[-1]
