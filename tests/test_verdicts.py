@@ -210,3 +210,18 @@ def test_claim4_counts_each_cell_on_the_layers_it_has():
                     rows += [dict(cell, layer=layer, rms=0.1 + 0.01 * s) for layer in layers]
     got = _init_judge(pd.DataFrame(rows))
     assert got["status"] == "holds" and "in 2/2 settings" in got["answer"]
+
+
+def test_a_setting_holds_only_where_every_seed_does_and_a_missing_seed_is_not_a_failure():
+    """Claim 1 quantifies over seeds: in one setting one seed's first epochs are gradient-dominated (the setting
+    fails), in another a seed is missing (it holds on the seeds it has); the count and the headline's seeds show
+    both."""
+    one_bad = _two_layers(0.05, 0.05, lam=10.0)
+    one_bad.loc[(one_bad.seed == 1) & (one_bad.hidden == "10"), "drift"] = 5.0
+    missing = one_bad[~((one_bad.seed == 2) & (one_bad.hidden == "30"))]
+    table = claim_dominance(missing)["table"]
+    net = {r["hidden"]: r for r in table if r["layer"] == "net"}
+    assert not net["10"]["size_reading_holds"] and net["30"]["size_reading_holds"] and net["100"]["size_reading_holds"]
+    assert (net["10"]["decay_share"]["seeds"], net["30"]["decay_share"]["seeds"]) == (3, 2)
+    got = dominance.judge(claim_dominance(missing), missing, {})
+    assert got["status"] == "holds-conditionally" and "in 2/3 settings" in got["answer"]
