@@ -91,3 +91,22 @@ def test_a_live_study_refuses_a_second_invocation_until_it_ends(tmp_path, monkey
     assert sorted(p.name for p in locks.iterdir()) == ["1.input.lock", "1.output.lock", "2.input.lock",
                                                        "2.output.lock"]  # another study's, and one naming more
     hold_study_lock("smoke/synthetic")
+
+
+def test_failure_summary_reads_the_lines_the_jobs_noted_when_snakemake_hides_its_error_blocks(tmp_path, monkeypatch):
+    """With `quiet: rules` Snakemake's log names no job log: each failed job's line comes from the study's failures
+    file, which log_to appends to (once per line, first the noted ones, then any the log names)."""
+    from decaylab.snake import FAILURES_ENV, failures_file
+
+    monkeypatch.chdir(tmp_path)
+    path = failures_file("smoke/mnist")
+    path.parent.mkdir(parents=True)
+    monkeypatch.setenv(FAILURES_ENV, str(path))
+    for cause in ("first", "first", "second"):
+        job = _script(tmp_path, "from decaylab.errors import ExpectedError",
+                      f"raise ExpectedError('{cause} cause; its fix')")
+        assert job.returncode == 1
+    (tmp_path / "snakemake.log").write_text("Exiting because a job execution failed.\n")
+    assert failure_summary([str(tmp_path / "snakemake.log")], path) == ["decaylab: first cause; its fix",
+                                                                       "decaylab: second cause; its fix"]
+    assert failure_summary([str(tmp_path / "snakemake.log")], tmp_path / "none") == []

@@ -44,6 +44,7 @@ def log_to(path: str):
             traceback.print_exc()
             failure = summary_line(exc)
             print(failure, flush=True)
+            _note_failure(failure)
         except BaseException:
             traceback.print_exc()  # into the log, where the rule's message points
             raise
@@ -57,9 +58,29 @@ def log_to(path: str):
         raise SystemExit(1)
 
 
-def failure_summary(snakemake_logs: list[str]) -> list[str]:
-    """The summary line of each failed job named in Snakemake's own log(s), for the end of the terminal output."""
-    lines = []
+FAILURES_ENV = "DECAYLAB_FAILURES"  # the study's file of its failed jobs' summary lines (set by the Snakefile)
+
+
+def failures_file(key: str) -> Path:
+    return Path(".snakemake") / "decaylab" / f"{key.replace('/', '__')}.failures"
+
+
+def _note_failure(line: str) -> None:
+    """Append a failed job's summary line to the study's failures file, where the Snakefile's onerror reads it
+    (Snakemake's own error block, which names the job's log, is hidden by `quiet: rules`)."""
+    if path := os.environ.get(FAILURES_ENV):
+        try:
+            with open(path, "a") as f:
+                f.write(line + "\n")
+        except OSError:
+            pass  # the line is in the job's log and on the terminal already
+
+
+def failure_summary(snakemake_logs: list[str], failures: Path | None = None) -> list[str]:
+    """The summary line of each failed job, for the end of the terminal output: those its jobs noted in `failures`
+    and those of the jobs Snakemake's own log(s) name."""
+    lines = [] if failures is None or not failures.is_file() else list(dict.fromkeys(
+        ln for ln in failures.read_text(errors="replace").splitlines() if ln.startswith(MARK)))
     for main_log in snakemake_logs:
         text = Path(main_log).read_text(errors="replace") if Path(main_log).is_file() else ""
         for job_log in re.findall(r"^\s*log: (\S+) \(check log file", text, flags=re.M):

@@ -9,8 +9,8 @@ from decaylab.report import figure_labels
 from decaylab.integrity import DamagedRunError, check_study
 from decaylab.outputs import OutputError, check_writable
 from decaylab.resources import ResourceError, plan
-from decaylab.snake import (StudyRunningError, failure_summary, hold_study_lock, invocation,
-                            release_stale_snakemake_lock, summary_line, unpublished_notice)
+from decaylab.snake import (FAILURES_ENV, StudyRunningError, failure_summary, failures_file, hold_study_lock,
+                            invocation, release_stale_snakemake_lock, summary_line, unpublished_notice)
 from decaylab.spec import ConfigError, jobs, runs, skipped_arms, study_params, validate
 
 RERUN = invocation(sys.argv)  # the user's own command: every fix decaylab prints repeats it
@@ -23,6 +23,7 @@ except ConfigError as exc:
 STUDY = config["study"]
 RUNS = runs(config)
 KEY = RUNS[0].study_key  # <study>/<dataset>: results/KEY, reports/KEY, logs/KEY
+os.environ[FAILURES_ENV] = str(failures_file(KEY).resolve())  # local jobs note their failure there (snake.log_to)
 SKIPPED = skipped_arms(config)
 # left by a killed run of this study: a plain rerun recovers (never from a cluster job: its main process is live)
 if workflow.is_main_process and (released := release_stale_snakemake_lock(KEY)):
@@ -86,16 +87,18 @@ def print_tracking_notices():
 
 
 def claim_the_study():
-    """onstart: decaylab's own lock on the study, or the refusal as the one line the user sees."""
+    """onstart: decaylab's own lock on the study, or the refusal as the one line the user sees; a fresh failures
+    file for this run's jobs."""
     try:
         hold_study_lock(KEY)
     except StudyRunningError as exc:
         sys.exit(summary_line(exc))
+    failures_file(KEY).unlink(missing_ok=True)
 
 
 def print_failures(snakemake_logs):
     """The failed jobs' one-line causes and fixes, as the last lines the user sees."""
-    for line in failure_summary(snakemake_logs):
+    for line in failure_summary(snakemake_logs, failures_file(KEY)):
         print(line, file=sys.stderr)
 
 
