@@ -28,7 +28,7 @@ HELP = {"epochs": "epochs to train", "validation_size": "validation examples", "
 
 
 def _plain(value) -> str:
-    """A default as typed on the command line: 30 for [[30]], standard for ['standard'], none for null."""
+    """A default as typed on the command line: 30 for [[30]], standard for ['standard'], the whole split for null."""
     while isinstance(value, list) and len(value) == 1:
         value = value[0]
     if isinstance(value, list):
@@ -54,13 +54,13 @@ def _setting_flags(p: argparse.ArgumentParser) -> dict:
     return settings
 
 
+WHERE = "flags"  # how check_settings names the settings given by flags in its errors
+
+
 def _flag_error(exc: ConfigError) -> ConfigError:
     """A config error on a setting, as the flag that gave it: `--eta: -1.0 is less than ...`."""
     found = re.match(rf"config key {WHERE}/(\w+)(?:/\d+)*: (.*)", str(exc), flags=re.S)
     return ConfigError(f"--{found[1].replace('_', '-')}: {found[2]}") if found else exc
-
-
-WHERE = "flags"
 
 
 def parse_args(argv=None) -> Job:
@@ -72,11 +72,11 @@ def parse_args(argv=None) -> Job:
     p.add_argument("--seed", type=int, nargs="+", default=[0], help="one or more seeds, one run each (default: 0)")
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"],
                    help="training precision (default: float32)")
-    p.add_argument("--accelerator", default="auto", choices=["auto", "cpu", "gpu"],
-                   help="where Lightning trains (default: auto, a GPU if there is one)")
+    top = defaults(schema())
+    p.add_argument("--accelerator", default=top["accelerator"], choices=schema()["properties"]["accelerator"]["enum"],
+                   help=f"where Lightning trains (default: {top['accelerator']}; auto: a GPU if there is one)")
     p.add_argument("--threads", type=int, default=1, help="CPU threads (default: 1)")
-    p.add_argument("--experiment", default=defaults(schema())["experiment"],
-                   help=f"MLflow experiment (default: {defaults(schema())['experiment']})")
+    p.add_argument("--experiment", default=top["experiment"], help=f"MLflow experiment (default: {top['experiment']})")
     p.add_argument("--out", type=Path, default=Path("results/runs/manual"),
                    help="output folder; with several seeds, one subfolder seed~S each (default: results/runs/manual)")
     args = p.parse_args(argv)
