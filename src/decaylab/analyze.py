@@ -31,10 +31,15 @@ def unstable_cells(runs: pd.DataFrame) -> pd.DataFrame:
     return mixed[mixed > 1].reset_index()[CELL_KEYS]
 
 
+def without(table: pd.DataFrame, rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """table without its rows whose `keys` match a row of `rows`."""
+    out = rows[keys].drop_duplicates().assign(_out=True)
+    return table[table.merge(out, on=keys, how="left")._out.isna().to_numpy()]
+
+
 def stable(runs: pd.DataFrame) -> pd.DataFrame:
     """runs (or any table with CELL_KEYS) without the unstable settings, whole."""
-    out = unstable_cells(runs).assign(_unstable=True)
-    return runs[runs.merge(out, on=CELL_KEYS, how="left")._unstable.isna().to_numpy()]
+    return without(runs, unstable_cells(runs), CELL_KEYS)
 
 
 def wide(summary: pd.DataFrame, collapsed: bool = False) -> pd.DataFrame:
@@ -75,8 +80,7 @@ def did_not_learn(w: pd.DataFrame) -> pd.DataFrame:
 
 def learned(w: pd.DataFrame) -> pd.DataFrame:
     """w without the settings that did not learn."""
-    out = did_not_learn(w)[CELL_KEYS].assign(_out=True)
-    return w[w.merge(out, on=CELL_KEYS, how="left")._out.isna().to_numpy()]
+    return without(w, did_not_learn(w), CELL_KEYS)
 
 
 def decay_share(w: pd.DataFrame) -> pd.Series:

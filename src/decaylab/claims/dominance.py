@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from decaylab.analyze import CELL_KEYS, DECAY_WINDOW, RUN_KEYS, decay_share, decaying, interval, window_end
+from decaylab.analyze import CELL_KEYS, DECAY_WINDOW, RUN_KEYS, decay_share, decaying, interval, window_end, without
 from decaylab.claims.verdict import Claim, _settings, _status, _where, headline, judged_count, not_testable
 from decaylab.figures import _empty, _faceted, _finish, _reference, _save
 from decaylab.glossary import SUB_EPOCH, sub_epoch_name
@@ -83,9 +83,7 @@ def early_shares(w: pd.DataFrame) -> pd.DataFrame:
         keys = pd.MultiIndex.from_frame(inside[[*RUN_KEYS, "layer"]])
         inside = inside.assign(disp_decay=np.nan, disp_grad=np.nan,
                                **{c: start[c].reindex(keys).to_numpy() for c in SATURATION if c in start})
-    measured_runs = inside[RUN_KEYS].drop_duplicates().assign(_inside=True)
-    rest = early[fast & (early.epoch == 1)].merge(measured_runs, on=RUN_KEYS, how="left")
-    rest = rest[rest._inside.isna()].drop(columns="_inside")
+    rest = without(early[fast & (early.epoch == 1)], inside, RUN_KEYS)
     early = pd.concat([epochs.assign(window_epochs=window_end(epochs).astype(float)),
                        inside.assign(window_epochs=inside.epoch), rest.assign(window_epochs=np.nan)],
                       ignore_index=True)
@@ -210,8 +208,7 @@ def _inside_intervals(d: pd.DataFrame) -> pd.DataFrame:
     points = first_phase_points(d[d.eta * d.lam / d.m > DECAY_WINDOW])
     if points.empty:
         return d
-    split = d.index.isin(d[(d.epoch == 1) & (d.eta * d.lam / d.m > DECAY_WINDOW)].dropna(
-        subset=[sub_epoch_name("decay", SUB_EPOCH[0])]).index)
+    split = ((d.epoch == 1) & (d.eta * d.lam / d.m > DECAY_WINDOW) & d[sub_epoch_name("decay", SUB_EPOCH[0])].notna())
     ends = pd.concat([points, d[split]], ignore_index=True).sort_values([*RUN_KEYS, "layer", "epoch"])
     ends[list(PARTS)] = ends.groupby([*RUN_KEYS, "layer"])[list(PARTS)].diff().fillna(ends[list(PARTS)])
     return pd.concat([d[~split], ends], ignore_index=True)
