@@ -1,6 +1,7 @@
 """Atomic file output: a file appears complete under its final name, or not at all."""
 
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,3 +24,9 @@ def write_text(final: Path, text: str) -> None:
     """Write a text file atomically."""
     with atomic_path(final) as tmp:
         tmp.write_text(text)
+
+
+def copy_file(source: Path, final: Path) -> None:
+    """Copy a file byte for byte, atomically."""
+    with atomic_path(final) as tmp:
+        shutil.copyfile(source, tmp)

@@ -26,9 +26,12 @@ rule report:
         figures=expand("reports/{{key}}/figures/{figure}.png", figure=FIGURES),
         runs=run_files("run.json"),
         table="results/{key}/runs.csv",
+        summary="results/{key}/summary.parquet",
         tracking="results/{key}/mlflow.json",
     output:
         report="reports/{key}/report.md",
+        table="reports/{key}/runs.csv",
+        summary="reports/{key}/summary.parquet",
         html=report("results/{key}/report.html", caption="../report/report.rst", category="Report"),
         overview="results/{key}/overview.rst",
     log:

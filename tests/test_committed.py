@@ -1,0 +1,73 @@
+"""Every committed report is what today's code makes from the two tables committed beside it (summary.parquet,
+runs.csv): its claims.json, each figure's SVG byte for byte, and report.md but for its machine's section. Any change
+that moves a number, a verdict, a label or a figure's encoding fails here; the unit tests say which change is wrong.
+The two widths reports (9 MB tables, 6 s each to analyze) run in the full suite only."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from decaylab.claims import FIGURES, analyze, make
+from decaylab.report import write_report
+from decaylab.spec import load_config, runs, skipped_arms, study_params
+
+ROOT = Path(__file__).resolve().parents[1]
+REPORTS = sorted(p.parent for p in (ROOT / "reports").glob("*/*/summary.parquet"))
+LARGE = 3_000_000  # bytes of summary.parquet beyond which a report's checks are slow
+
+
+def _reports():
+    return [pytest.param(d, id=f"{d.parent.name}/{d.name}",
+                         marks=[pytest.mark.slow] * ((d / "summary.parquet").stat().st_size > LARGE)) for d in REPORTS]
+
+
+def _tables(report: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return pd.read_parquet(report / "summary.parquet"), pd.read_csv(report / "runs.csv", dtype={"hidden": str})
+
+
+def _without_fingerprint(claims: dict) -> dict:
+    return {k: v for k, v in claims.items() if k != "code_fingerprint"}
+
+
+def test_every_committed_report_has_its_tables():
+    committed = sorted(p.parent for p in (ROOT / "reports").glob("*/*/claims.json"))
+    assert committed and REPORTS == committed
+
+
+@pytest.mark.parametrize("report", _reports())
+def test_claims_are_what_the_code_makes_from_the_committed_tables(report):
+    made = json.loads(json.dumps(analyze(*_tables(report), report.parent.name), indent=2, default=str))
+    assert _without_fingerprint(made) == _without_fingerprint(json.loads((report / "claims.json").read_text()))
+
+
+@pytest.mark.parametrize("figure", FIGURES)
+@pytest.mark.parametrize("report", _reports())
+def test_each_figure_is_what_the_code_draws_from_the_committed_tables(report, figure, tmp_path):
+    summary, runs_table = _tables(report)
+    make([figure], summary, tmp_path, runs_table)
+    assert (tmp_path / f"{figure}.svg").read_bytes() == (report / "figures" / f"{figure}.svg").read_bytes()
+
+
+MACHINE = "## Setting and machine"
+
+
+def _without_machine(markdown: str) -> str:
+    """report.md less its machine's section (the commit, the machine, the run times)."""
+    head, rest = markdown.split(MACHINE)
+    return head + rest[rest.index("## Definitions"):]
+
+
+@pytest.mark.parametrize("report", _reports())
+def test_report_text_is_what_the_code_writes_from_the_committed_claims(report, tmp_path):
+    study, dataset = report.parent.name, report.name
+    config = load_config(ROOT / "config/config.yaml", {"study": study, "dataset": dataset})
+    study_runs = runs(config)
+    run_json = tmp_path / "run.json"
+    run_json.write_text(json.dumps({"started_at": "2026-01-01T00:00:00", "finished_at": "2026-01-01T00:01:00",
+                                    "wall_time_s": 60.0, "device": "cpu"}))
+    write_report(json.loads((report / "claims.json").read_text()), [str(run_json)], tmp_path / "report.md",
+                 config["studies"][study].get("description", ""), study_params(study_runs), skipped_arms(config))
+    assert (_without_machine((tmp_path / "report.md").read_text())
+            == _without_machine((report / "report.md").read_text()))
