@@ -1,4 +1,6 @@
+import os
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +14,24 @@ def tracking(tmp_path, monkeypatch):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     return uri
+
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+UPDATE_SNAPSHOTS = "DECAYLAB_UPDATE_SNAPSHOTS"
+
+
+@pytest.fixture
+def snapshot():
+    """check(name, text): text must equal tests/snapshots/<name>, a reviewed copy of what the code wrote.
+    DECAYLAB_UPDATE_SNAPSHOTS=1 rewrites the copies (then read the diff before committing it)."""
+    def check(name: str, text: str) -> None:
+        path = SNAPSHOTS / name
+        if os.environ.get(UPDATE_SNAPSHOTS):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        assert path.exists(), f"no snapshot {path}: run the test with {UPDATE_SNAPSHOTS}=1 and review it"
+        assert text == path.read_text(), f"differs from {path} ({UPDATE_SNAPSHOTS}=1 rewrites it)"
+    return check
 
 
 @pytest.fixture(scope="session")

@@ -179,3 +179,59 @@ def test_a_record_naming_another_grid_point_is_damage_field_by_field(tmp_path, f
     named = {"arm": "records other/", "seed": "seed 7", "hidden": "hidden~100", "init": "init~scaled",
              "lam": "lam~50", "eta": "eta~2"}[field]
     assert named in why, why
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 4, 5])
+def test_the_damaged_runs_message_names_up_to_three_then_lists_them_in_a_file(tmp_path, monkeypatch, count):
+    """The whole message, at the boundary where naming each run gives way to the listing file."""
+    from decaylab.integrity import DamagedRunError, check_study
+
+    monkeypatch.chdir(tmp_path)
+    run_jsons = fabricate(Path("runs"))
+    study_runs = _study_runs(run_jsons)
+    for p in run_jsons[:count]:
+        Path(p).write_text("[]")
+    folders = [str(Path(p).parent) for p in run_jsons[:count]]
+    lines = [f"{f} is damaged: run.json is unreadable" for f in folders]
+    listing = Path("logs/deep/damaged.txt")
+    if count <= 3:
+        named, remove = "; ".join(lines), " ".join(folders)
+    else:
+        named = "; ".join(lines[:2]) + f"; and {count - 2} more (all listed in {listing})"
+        remove = f"$(cat {listing})"
+    with pytest.raises(DamagedRunError) as caught:
+        check_study(study_runs, Path("runs.csv"), "snakemake -c2", listing)
+    assert str(caught.value) == (f"{named}. Retrain {'it' if count == 1 else 'them'}: rm -rf {remove} runs.csv && "
+                                 "snakemake -c2 --forcerun aggregate")
+    assert listing.exists() is (count > 3)
+    if count > 3:
+        assert listing.read_text() == "".join(f"{f}\n" for f in folders)
+
+
+def test_an_aggregated_run_whose_folder_is_gone_is_damage_and_a_run_not_yet_trained_is_not(tmp_path, monkeypatch):
+    from decaylab.integrity import DamagedRunError, check_study
+
+    monkeypatch.chdir(tmp_path)
+    run_jsons = fabricate(Path("runs"))
+    study_runs = _study_runs(run_jsons)
+    gone, untrained = (Path(p).parent for p in run_jsons[:2])
+    Path("runs.csv").write_text("run_dir,x\n" + "".join(f'"{Path(p).parent}",1\n' for p in run_jsons[:1]))
+    for folder in (gone, untrained):
+        for f in folder.iterdir():
+            f.unlink()
+    with pytest.raises(DamagedRunError) as caught:
+        check_study(study_runs, Path("runs.csv"), "snakemake", Path("damaged.txt"))
+    assert str(caught.value).startswith(f"{gone} is damaged: its files were deleted after the study was aggregated. "
+                                        "Retrain it:")
+
+
+@pytest.mark.parametrize("drop", ["init", "hidden", "book"])
+def test_a_record_missing_a_field_is_named_incomplete(tmp_path, drop):
+    from decaylab.integrity import damage
+
+    run_json = fabricate(tmp_path)[0]
+    summary = json.loads(Path(run_json).read_text())
+    run = _study_runs([run_json])[0]
+    del summary["run"][drop]
+    Path(run_json).write_text(json.dumps(summary))
+    assert damage(run, set()) == "run.json's run record is incomplete"

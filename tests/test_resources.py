@@ -108,3 +108,54 @@ def test_snakemake_refuses_a_study_estimated_past_the_time_limit_and_runs_it_whe
     allowed = subprocess.run([*command, f"time_limit_hours={hours}"], cwd=ROOT, capture_output=True, text=True,
                              timeout=120)
     assert allowed.returncode == 0 and "h with 2 jobs at a time, training" in allowed.stderr
+
+
+@pytest.mark.parametrize("seconds,text", [(0, "under a minute"), (59.9, "under a minute"), (60, "about 1 min"),
+                                          (3000, "about 50 min"), (5399, "about 90 min"), (5400, "about 2 h"),
+                                          (36_000, "about 10 h")])
+def test_durations_read_in_minutes_below_an_hour_and_a_half_then_hours(seconds, text):
+    from decaylab.resources import _duration
+
+    assert _duration(seconds) == text
+
+
+def _smoke_jobs(count: int) -> list:
+    config = validate(CONFIG)
+    return jobs(runs(config, "smoke"), 8 // count)
+
+
+@pytest.mark.parametrize("count,parallel", [(1, 1), (2, 1), (1, 2), (2, 2)])
+def test_the_plan_line_whole_with_its_plurals(count, parallel):
+    from decaylab.resources import ANALYSIS_S, _duration
+
+    study_jobs = _smoke_jobs(count)
+    total, memory = study_seconds(study_jobs, parallel), max(map(job_memory, study_jobs))
+    assert plan("smoke", 8, study_jobs, parallel, 24, available=memory) == (  # exactly enough memory fits
+        f"study smoke: 8 runs in {count} training job{'s' * (count > 1)}; the largest needs about {memory / 1e9:.1f} "
+        f"GB, the longest {_duration(max(map(job_seconds, study_jobs)))} on one CPU thread; the whole study "
+        f"{_duration(total + ANALYSIS_S)} with {parallel} job{'s' * (parallel > 1)} at a time, training "
+        f"{_duration(total).removeprefix('about ')} of it (estimates)")
+    with pytest.raises(ResourceError) as refused:
+        plan("smoke", 8, study_jobs, parallel, 24, available=memory - 1)
+    largest = max(study_jobs, key=job_memory)
+    assert str(refused.value) == (
+        f"study smoke: job {largest.name} ({len(largest.runs)} networks, hidden [16]) would need about "
+        f"{memory / 1e9:.1f} GB, more than this machine's {(memory - 1) / 1e9:.1f} GB; lower members_per_job or the "
+        "widths. Nothing was started.")
+
+
+@pytest.mark.parametrize("parallel", [1, 2])
+def test_a_study_of_exactly_the_time_limit_runs_and_one_second_more_is_refused_whole(parallel):
+    from decaylab.resources import _duration
+
+    long = [replace(job, runs=tuple(replace(r, epochs=10**5) for r in job.runs)) for job in _smoke_jobs(2)]
+    total = study_seconds(long, parallel)
+    plan("smoke", 8, long, parallel, total / 3600)
+    with pytest.raises(ResourceError) as refused:
+        plan("smoke", 8, long, parallel, (total - 1) / 3600)
+    limit = (total - 1) / 3600
+    assert str(refused.value) == (
+        f"study smoke: its training is estimated at {_duration(total)} with {parallel} job{'s' * (parallel > 1)} at a "
+        f"time (the longest job {_duration(max(map(job_seconds, long)))}), over time_limit_hours={limit:g}. Run it "
+        f"anyway: add time_limit_hours={math.ceil(total / 3600)} to your --config items; or lower the epochs or the "
+        "grid. Nothing was started.")

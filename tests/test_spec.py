@@ -274,3 +274,42 @@ def test_every_default_that_moves_a_number_is_the_books_and_reaches_the_run():
     job = Job((run,))
     assert (job.dtype, job.probe_size, job.data_seed, job.instrument, job.gradient) == ("float32", 1000, 0, True,
                                                                                         True)
+
+
+def test_a_job_file_names_its_unknown_keys_and_the_known_ones(tmp_path):
+    from conftest import make_job
+
+    from decaylab.spec import Job, Run
+
+    job = make_job(tmp_path).to_dict()
+    known, run_keys = sorted(job), sorted(Run.__dataclass_fields__)
+    with pytest.raises(ConfigError) as top:
+        Job.from_dict({**job, "speed": 1, "colour": 2})
+    assert str(top.value) == f"job file: unknown keys ['colour', 'speed']; known: {known}"
+    with pytest.raises(ConfigError) as inner:
+        Job.from_dict({**job, "runs": [job["runs"][0], {**job["runs"][0], "lr": 1}]})
+    assert str(inner.value) == f"job file runs/1: unknown keys ['lr']; known: {run_keys}"
+
+
+def test_a_job_files_book_reference_survives_and_may_be_left_out(tmp_path):
+    from dataclasses import replace
+
+    from conftest import make_job
+
+    from decaylab.spec import Job
+
+    job = make_job(tmp_path)
+    booked = replace(job, runs=(replace(job.runs[0], book=(("accuracy", 0.96), ("split", "test"))),))
+    raw = booked.to_dict()
+    assert Job.from_dict(raw) == booked
+    assert Job.from_dict({**raw, "runs": [{k: v for k, v in raw["runs"][0].items() if k != "book"}]}) == job
+    with pytest.raises(ConfigError, match="at least one run|runs"):
+        Job.from_dict({k: v for k, v in raw.items() if k != "runs"})
+
+
+@pytest.mark.parametrize("word,choices,hint", [("mnits", ["mnist", "mnist-5k"], " (did you mean 'mnist'?)"),
+                                               ("zzz", ["mnist"], "")])
+def test_a_misspelling_gets_the_one_closest_choice_or_nothing(word, choices, hint):
+    from decaylab.spec import _did_you_mean
+
+    assert _did_you_mean(word, choices) == hint

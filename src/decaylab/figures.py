@@ -142,11 +142,6 @@ def _log_ticks(axis) -> None:
     axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
 
 
-def _span(values: list[float], spec: str) -> str:
-    low, high = format(values[0], spec), format(values[-1], spec)
-    return low if low == high else f"({low} to {high})"
-
-
 def _inits(d: pd.DataFrame) -> list[str]:
     """The data's inits in the registry's order."""
     return [i for i in INITS if i in set(d.init)]
