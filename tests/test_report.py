@@ -197,3 +197,28 @@ def test_a_copy_is_byte_for_byte_and_leaves_no_temporary(tmp_path):
     copy_file(tmp_path / "a.bin", tmp_path / "deep/b.bin")
     assert (tmp_path / "deep/b.bin").read_bytes() == bytes(range(256)) * 3
     assert sorted(p.name for p in (tmp_path / "deep").iterdir()) == ["b.bin"]
+
+
+def test_a_table_cell_for_each_kind_of_value():
+    from decaylab.text import md_table
+
+    row = {"nan": float("nan"), "float": 0.123456, "list": [1.5, "a"], "empty": [], "interval":
+           {"mean": 0.5, "ci95": [0.25, 0.75]}, "spread": {"mean": 1.23456, "sd": 0.0456}, "unmeasured":
+           {"mean": None, "sd": None}, "none": None, "pipe": "a|b", "int": 7}
+    assert md_table([row], list(row)).splitlines() == [
+        "| nan | float | list | empty | interval | spread | unmeasured | none | pipe | int |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+        "| — | 0.1235 | 1.5, a | none | 0.5 [0.25, 0.75] | 1.235 ± 0.046 | n/a | — | a\\|b | 7 |"]
+
+
+@pytest.mark.parametrize("headline,text", [
+    ({"mean": 0.123456, "ci95": [0.1, 0.15]}, "0.123 [0.1, 0.15]"),
+    ({"mean": 0.0123, "ci95": None, "unit": "accuracy"}, "1.23 pp (one seed)"),
+    ({"mean": 0.5, "ci95": [0.4, 0.6], "unit": "percent"}, "50 % [40, 60]"),
+    ({"mean": None, "ci95": None}, "n/a"),
+    ({"mean": 2.0, "ci95": [1.0, 3.0], "unit": "other"}, "2 [1, 3]"),
+])
+def test_a_headline_reads_mean_and_interval_in_its_unit(headline, text):
+    from decaylab.text import interval_text
+
+    assert interval_text(headline) == text

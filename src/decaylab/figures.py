@@ -35,9 +35,12 @@ def t_band(values) -> tuple[float, float]:
     return (ci[0], ci[1]) if ci and len(values) >= FEW_SEEDS else (float(np.mean(values)),) * 2
 
 
+FORMATS = ("png", "svg")  # each figure's files: PNG for the report, SVG to zoom (and to compare, as text)
+
+
 def _save(fig, out_dir: Path, name: str) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
-    for ext in ("png", "svg"):
+    for ext in FORMATS:
         fig.savefig(out_dir / f"{name}.{ext}", dpi=110, bbox_inches="tight", metadata={"Date": None})
     plt.close(fig)
 
