@@ -5,13 +5,14 @@ import re
 import subprocess
 import sys
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import yaml
 from test_spec import CONFIG, ROOT
 
 from decaylab.resources import START_S, ResourceError, job_memory, job_seconds, plan, study_seconds
-from decaylab.spec import jobs, runs, validate
+from decaylab.spec import Run, jobs, runs, validate
 
 
 def test_the_plan_line_and_a_job_too_large_for_the_machine():
@@ -159,3 +160,16 @@ def test_a_study_of_exactly_the_time_limit_runs_and_one_second_more_is_refused_w
         f"time (the longest job {_duration(max(map(job_seconds, long)))}), over time_limit_hours={limit:g}. Run it "
         f"anyway: add time_limit_hours={math.ceil(total / 3600)} to your --config items; or lower the epochs or the "
         "grid. Nothing was started.")
+
+
+@pytest.mark.parametrize("sizes", [[784, 30, 10], [784, 100, 100, 10], [64, 16, 10]])
+def test_the_estimates_count_the_weights_as_the_summary_does(sizes):
+    """resources and aggregate count a network's weights apart; the book network has 23,820."""
+    from decaylab.aggregate import _run_columns
+    from decaylab.resources import _weights
+
+    run = Run(dataset="mnist", hidden=tuple(sizes[1:-1]), m=10, epochs=1, train_size=None, validation_size=None,
+              test_size=None, init="standard", lam=1.0, eta=0.5, seed=0, out="x")
+    columns = _run_columns(Path("x"), {"run": run.record(), "sizes": sizes, "diverged": False, "collapsed": False})
+    assert _weights(sizes) == columns["n_w"]
+    assert _weights([784, 30, 10]) == 23_820

@@ -13,6 +13,7 @@ from decaylab.data import SOURCES, load_synthetic
 from decaylab.inits import INITS
 from decaylab.spec import (
     SCHEMA,
+    SHARED,
     ConfigError,
     defaults,
     fmt,
@@ -313,3 +314,22 @@ def test_a_misspelling_gets_the_one_closest_choice_or_nothing(word, choices, hin
     from decaylab.spec import _did_you_mean
 
     assert _did_you_mean(word, choices) == hint
+
+
+@pytest.mark.parametrize("members_per_job", [0, 1, 2, 3, 5, 12, 50, 1000])
+@pytest.mark.parametrize("study", ["smoke", "grid", "book", "widths"])
+def test_jobs_partition_a_studys_runs_within_members_per_job(study, members_per_job):
+    """Whatever the packing: every run in exactly one job, at most members_per_job runs in a job (0: one cell's
+    seeds), one shape per job, and a ragged study (a seed missing cells) packed whole too."""
+    study_runs = runs(validate(CONFIG), study)
+    ragged = [r for r in study_runs if not (r.seed == max(r.seed for r in study_runs) and r.lam == study_runs[-1].lam
+                                            and r.arm == study_runs[-1].arm)]
+    for given in (study_runs, ragged):
+        packed = jobs(given, members_per_job)
+        assert sorted(r.out for j in packed for r in j.runs) == sorted(r.out for r in given)
+        for job in packed:
+            assert len(job.runs) <= (members_per_job or len({r.seed for r in given}))
+            assert len({tuple(getattr(r, key) for key in SHARED) for r in job.runs}) == 1
+            if not members_per_job:
+                assert len({r.cell for r in job.runs}) == 1
+        assert [j.name for j in packed] == [f"train_{i:03d}" for i in range(len(packed))]

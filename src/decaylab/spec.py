@@ -374,7 +374,7 @@ def jobs(study_runs: list[Run], members_per_job: int = 0, notify=lambda line: No
         if not members_per_job:
             packed += [tuple(by_seed[seed][i] for seed in seeds) for i in range(n_cells)]
             continue
-        per_job = min(range(1, len(seeds) + 1),
+        per_job = min(range(1, min(len(seeds), members_per_job) + 1),  # a job never holds more seeds than runs
                       key=lambda g: (-(-len(seeds) // g) * _cell_parts(n_cells, members_per_job, g), g))
         parts = _cell_parts(n_cells, members_per_job, per_job)
         for seed_block in _even_parts(seeds, -(-len(seeds) // per_job)):
