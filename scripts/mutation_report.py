@@ -63,18 +63,20 @@ def main(date: str, took: str) -> None:
     for name, status in found.items():
         per[module(name)][status] += 1
     killed = sum(found[n] in KILLED for n in found)
+    run = sum(found[n] != "not checked" for n in found)
     lines = ["# Mutation testing", "",
              f"Run {date} with `.venv/bin/mutmut run --max-children 2` (mutmut 3.8.1, over the modules "
              "`pyproject.toml`'s `[tool.mutmut]` names, against the fast tests that reach each function), "
              f"{took} on 2 cores. This page: `.venv/bin/python scripts/mutation_report.py DATE TIME`.", "",
-             f"**Score: {killed} of {len(found)} mutants killed, {killed / len(found):.1%}.**", "",
-             "| module | mutants | killed | survived | no test |", "|---|---|---|---|---|"]
+             f"**Score: {killed} of {len(found)} mutants killed, {killed / len(found):.1%}"
+             + (f"; of the {run} run, {killed / run:.1%} ({len(found) - run} not run yet)" if run < len(found) else "")
+             + ".**", "", "| module | mutants | killed | survived | no test | not run |", "|---|---|---|---|---|---|"]
     for mod, c in sorted(per.items()):
         lines.append(f"| `{mod}` | {sum(c.values())} | {sum(c[s] for s in KILLED)} | {c['survived']} | "
-                     f"{c['no tests']} |")
+                     f"{c['no tests']} | {c['not checked']} |")
     lines += ["", "## Mutants not killed, each with its change and reason", ""]
     by_reason = defaultdict(list)
-    for name in sorted(n for n, s in found.items() if s not in KILLED):
+    for name in sorted(n for n, s in found.items() if s in ("survived", "no tests")):
         change = changed.get(name, "?")
         reason = reasons["mutants"].get(name) or next(
             (why for kind, why in reasons["kinds"].items() if re.search(kind, change)), "UNREVIEWED")
@@ -83,7 +85,7 @@ def main(date: str, took: str) -> None:
     for reason, items in sorted(by_reason.items(), key=lambda kv: -len(kv[1])):
         lines += [f"### {reason} ({len(items)})", "", *items, ""]
     (ROOT / "docs/mutation.md").write_text("\n".join(lines))
-    print(f"{killed}/{len(found)} killed ({killed / len(found):.1%}); "
+    print(f"{killed}/{len(found)} killed ({killed / len(found):.1%}), {run} run; "
           f"{len(by_reason.get('UNREVIEWED', []))} not killed and unreviewed")
 
 

@@ -86,3 +86,32 @@ def test_the_book_section_on_other_data_and_with_an_arm_not_run_is_the_reviewed_
     claims = json.loads((ROOT / "reports/book/mnist/claims.json").read_text()) | {"datasets": datasets}
     claims["book_examples"][0] = {**claims["book_examples"][0], "versus_book": None}
     snapshot(f"book/section-{'-'.join(datasets)}.md", "\n".join(book.section(claims)))
+
+
+@pytest.mark.parametrize("claim", ["dominance", "decay_rate", "tail_off", "init_comparison"])
+def test_a_figure_with_nothing_to_show_says_why(claim, tmp_path, monkeypatch):
+    """The smoke study's runs without L2 and of one init: each figure that needs them is drawn empty, with the reason,
+    under its own name."""
+    import importlib
+
+    from decaylab.analyze import wide
+
+    module, calls = importlib.import_module(f"decaylab.claims.{claim}"), []
+    monkeypatch.setattr(module, "_empty", lambda out_dir, name, why: calls.append((out_dir, name, why)))
+    summary, runs_table = _tables(ROOT / "reports/smoke/synthetic")
+    plain = summary[(summary.lam == 0) & (summary.init == "standard")]
+    module.draw(wide(plain), tmp_path, runs_table)
+    why = "no cell run with two inits" if claim == "init_comparison" else "no run with lam > 0"
+    assert calls == [(tmp_path, claim, why)]
+
+
+@pytest.mark.parametrize("headline,spec,text,pp", [
+    ({"mean": 0.5, "ci95": [0.25, 0.75]}, "+.2f", "+0.50 [+0.25, +0.75]", "+50.0 pp [+25.0, +75.0]"),
+    ({"mean": 0.5, "ci95": None}, ".1f", "0.5", "+50.0 pp"),
+    ({"mean": 0.5, "ci95": [0.4, 0.6], "cells": {"count": 3, "min": 0.1, "max": 0.9}}, ".1f",
+     "0.5 [0.4, 0.6] (its 3 settings: 0.1 to 0.9)", "+50.0 pp [+40.0, +60.0]"),
+])
+def test_an_answers_number_with_its_interval_and_the_settings_range(headline, spec, text, pp):
+    from decaylab.claims.verdict import _ci, _pp
+
+    assert (_ci(headline, spec), _pp(headline)) == (text, pp)

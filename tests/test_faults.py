@@ -18,7 +18,7 @@ from decaylab.aggregate import aggregate
 from decaylab.claims import analyze
 from decaylab.cli import main
 from decaylab.glossary import diverges
-from decaylab.outputs import OutputError
+from decaylab.outputs import METRICS, OutputError, _write_summary, finish_tracking
 from decaylab.spec import ConfigError, validate
 from decaylab.train import fit_ensemble, run_job
 
@@ -133,3 +133,42 @@ def test_documented_mlflow_ui_command_binds_loopback():
     commands = re.findall(r"mlflow (?:ui|server)[^\n`]*", readme)
     assert commands and not [c for c in commands if re.search(r"--host\s+(?!127\.0\.0\.1|localhost)", c)], commands
     assert "0.0.0.0" not in readme + json.dumps(CONFIG)
+
+
+# run.json written whole (indented, NaN kept), saying whether its MLflow run is complete
+
+
+class FakeTracked:
+    """What finish_tracking talks to: an MLflow run that logs (or, with the store down, does not)."""
+
+    def __init__(self, logged: bool):
+        self.logged, self.calls = logged, []
+
+    def log_artifact(self, path: Path):
+        self.calls.append(("artifact", path.name, json.loads(path.read_text()) if path.suffix == ".json" else None))
+
+    def finish(self, status: str, tags: dict):
+        self.calls.append(("finish", status, tags))
+
+
+@pytest.mark.parametrize("logged", [True, False])
+def test_run_json_says_whether_its_mlflow_run_is_complete(tmp_path, logged):
+    (tmp_path / METRICS).write_bytes(b"x")
+    tracked = FakeTracked(logged)
+    summary = {"diverged": True, "value": float("nan")}
+    out = finish_tracking(tracked, tmp_path, summary)
+    state = "logged" if logged else "pending"
+    text = (tmp_path / "run.json").read_text()
+    assert text == json.dumps({**summary, "tracking": state}, indent=2, allow_nan=True) + "\n" and "NaN" in text
+    assert out["tracking"] == state and out["diverged"] is True
+    assert [c[:2] for c in tracked.calls] == [("artifact", METRICS), ("artifact", "run.json"), ("finish", "FINISHED")]
+    assert tracked.calls[1][2]["tracking"] == state  # the logged copy says so too
+    assert tracked.calls[2][2] == {"decaylab.diverged": "true", "decaylab.collapsed": "unknown"}
+
+
+def test_an_unwritable_record_is_one_clear_error(tmp_path):
+    (tmp_path / "run.json").mkdir()  # a folder where the file goes
+    with pytest.raises(OutputError) as failed:
+        _write_summary(tmp_path, {"a": 1})
+    assert str(failed.value).startswith(f"cannot write {tmp_path / 'run.json'}: ")
+    assert str(failed.value).endswith("; nothing half-written was left.")

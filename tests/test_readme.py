@@ -85,3 +85,25 @@ def test_the_damage_names_the_exception_and_what_is_missing(tmp_path):
                                    f"restore it (git checkout -- {path}) or make it again")
     else:
         raise AssertionError("a claim without its headline was read")
+
+
+def test_a_stale_block_is_named_with_the_command_that_rewrites_it(tmp_path, capsys):
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "README.md").write_text(f"{readme.BEGIN}\nstale\n{readme.END}\n")
+    assert readme.main(["--check", "--root", str(tmp_path)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ("decaylab: README.md's results block differs from "
+                                                   "reports/*/*/claims.json; run: python -m decaylab.readme\n")
+
+
+def test_the_command_lines_help_is_the_reviewed_snapshot(capsys, monkeypatch, snapshot):
+    """--help of decaylab.readme and decaylab.compare: what each does, its flags and an example."""
+    from decaylab import compare
+
+    monkeypatch.setenv("COLUMNS", "100")
+    for name, main in (("readme", readme.main), ("compare", compare.main)):
+        try:
+            main(["--help"])
+        except SystemExit as done:
+            assert done.code == 0
+        snapshot(f"cli/{name}-help.txt", capsys.readouterr().out)

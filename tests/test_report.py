@@ -222,3 +222,60 @@ def test_a_headline_reads_mean_and_interval_in_its_unit(headline, text):
     from decaylab.text import interval_text
 
     assert interval_text(headline) == text
+
+
+def _one_run(tmp_path: Path) -> list[str]:
+    return [_run_json(tmp_path, "a", "2026-01-01T00:00:00", "2026-01-01T00:01:30", 90.0, "cpu"),
+            _run_json(tmp_path, "b", "2026-01-01T00:00:00", "2026-01-01T00:01:30", 90.0, "cpu")]
+
+
+def test_the_reports_machine_section_and_skipped_arms(tmp_path, monkeypatch):
+    from decaylab import report
+
+    monkeypatch.setattr(report, "git_commit", lambda: "abc123")
+    claims = _claims(COMMITTED[0])
+    report.write_report(claims, _one_run(tmp_path), tmp_path / "report.md", "", {},
+                        {"small": "needs n = 1,000", "big": "too large"})
+    text = (tmp_path / "report.md").read_text()
+    assert "\nArms not run on this dataset: `small` (needs n = 1,000); `big` (too large).\n" in text
+    assert "Every number below is computed" not in text  # no params: no setting lines
+    study, dataset = claims["study"], claims["datasets"][0]
+    section = text.split("## Setting and machine\n\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert section == [
+        f"- runs: {claims['runs']} in 1 ensemble jobs (a cell's seeds always share a job)",
+        f"- code: commit abc123; number-moving code fingerprint `{claims['code_fingerprint']}` "
+        f"(`.venv/bin/python -m decaylab.compare reports/{study}/{dataset}` checks a rerun against this report)",
+        f"- machine: {report.machine()}; device: cpu",
+        "- wall time of the training phase: 1.5 min (1.5 job-minutes)"]
+    monkeypatch.setattr(report, "git_commit", lambda: None)
+    report.write_report(claims, _one_run(tmp_path), tmp_path / "report.md")
+    assert "- code: commit unknown; " in (tmp_path / "report.md").read_text()
+
+
+def test_publishing_renders_the_page_and_a_failing_store_costs_only_the_page(tmp_path, monkeypatch, capsys):
+    from decaylab import report, tracking
+
+    claims, sent = _claims(COMMITTED[0]), []
+    (tmp_path / "report.md").write_text("# R\n")
+    unpublished = tmp_path / "unpublished.txt"
+    unpublished.write_text("old failure\n")
+    monkeypatch.setattr(tracking, "publish_study", lambda *args: sent.append(args))
+    report.publish({"run_id": "p"}, claims, "A study.", PARAMS, tmp_path / "report.md", tmp_path / "report.html",
+                   [tmp_path / "claims.json"], unpublished)
+    assert (tmp_path / "report.html").read_text() == render_html("# R\n", tmp_path)
+    assert sent == [({"run_id": "p"}, study_note(claims, "A study."), PARAMS, claim_tags(claims),
+                     headline_numbers(claims), [tmp_path / "report.md", tmp_path / "report.html",
+                                                tmp_path / "claims.json"])]
+    assert not unpublished.exists()
+    report.publish({"run_id": "p"}, claims, "", PARAMS, tmp_path / "report.md", tmp_path / "report.html", [],
+                   unpublished)  # nothing left to remove: no error
+
+    def down(*args):
+        raise ConnectionError("store down")
+
+    monkeypatch.setattr(tracking, "publish_study", down)
+    report.publish({"run_id": "p"}, claims, "", PARAMS, tmp_path / "report.md", tmp_path / "report.html", [],
+                   unpublished)
+    why = tracking.store_failure(ConnectionError("store down"))
+    assert unpublished.read_text() == why + "\n"
+    assert capsys.readouterr().err == f"decaylab: report written, not published to MLflow ({why})\n"

@@ -257,16 +257,14 @@ def _per_layer_slopes(claim: dict) -> str:
     table = pd.DataFrame(claim.get("table", []))
     if table.empty:
         return ""
-    per_seed = _per_seed_slopes(table[table.plateau_settled & (table.init == "standard")], "n_w")
+    per_seed = _per_seed_slopes_vs_n_w(table[table.plateau_settled & (table.init == "standard")])
     return ", ".join(f"{layer} {_ci(interval(g.slope))}" for layer, g in per_seed.groupby("layer"))
 
 
-def _per_seed_slopes(table: pd.DataFrame, x: str) -> pd.DataFrame:
-    """Per layer and seed: the slope of log plateau RMS against log x, averaged over the groups that vary x."""
-    if x == "n_w":
-        slopes = per_seed_slopes(one_hidden_layer(table), x, ["layer", "init", "lam", "eta", "n"])
-    else:
-        slopes = per_seed_slopes(table, x, ["layer", "init", "hidden", "eta", "n"])
+def _per_seed_slopes_vs_n_w(table: pd.DataFrame) -> pd.DataFrame:
+    """Per layer and seed: the slope of log plateau RMS against log n_w, averaged over the groups that vary n_w
+    (networks of one hidden layer)."""
+    slopes = per_seed_slopes(one_hidden_layer(table), "n_w", ["layer", "init", "lam", "eta", "n"])
     return slopes.groupby(["layer", "seed"], as_index=False).slope.mean()
 
 
