@@ -235,3 +235,12 @@ def test_a_record_missing_a_field_is_named_incomplete(tmp_path, drop):
     del summary["run"][drop]
     Path(run_json).write_text(json.dumps(summary))
     assert damage(run, set()) == "run.json's run record is incomplete"
+
+
+def test_a_files_fingerprint_is_its_size_and_sha256(tmp_path):
+    import hashlib
+
+    from decaylab.integrity import fingerprint
+
+    (tmp_path / "f").write_bytes(b"abc")
+    assert fingerprint(tmp_path / "f") == {"bytes": 3, "sha256": hashlib.sha256(b"abc").hexdigest()}

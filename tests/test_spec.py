@@ -333,3 +333,20 @@ def test_jobs_partition_a_studys_runs_within_members_per_job(study, members_per_
             if not members_per_job:
                 assert len({r.cell for r in job.runs}) == 1
         assert [j.name for j in packed] == [f"train_{i:03d}" for i in range(len(packed))]
+
+
+def test_a_runs_config_and_its_hash_hold_what_moves_its_numbers_in_any_key_order(tmp_path):
+    from conftest import make_job
+
+    from decaylab.spec import Run, config_hash
+
+    job = make_job(tmp_path)
+    config = job.run_config(job.runs[0])
+    assert set(config) == ({f for f in Run.__dataclass_fields__} - {"out", "arm", "book"}
+                           | {"data_seed", "probe_size", "dtype", "gradient"})
+    assert config["hidden"] == list(job.runs[0].hidden) and config["dtype"] == job.dtype
+    digest = config_hash(config)
+    assert len(digest) == 16 and int(digest, 16) >= 0
+    assert config_hash(dict(reversed(list(config.items())))) == digest != config_hash({**config, "lam": 99.0})
+    record = job.runs[0].record()
+    assert "out" not in record and "book" in record and record["arm"] == job.runs[0].arm
