@@ -302,3 +302,9 @@ def test_prepare_hands_the_cache_to_the_source(tmp_path, monkeypatch):
                                                        source.load(cache)))
     data.prepare("probe", tmp_path / "cache", tmp_path / "probe.npz")
     assert seen == [tmp_path / "cache"] and (tmp_path / "probe.npz").exists()
+
+
+def test_a_subset_draws_each_example_at_most_once_in_the_splits_order():
+    x, y = np.arange(100, dtype=np.float32).reshape(50, 2), np.arange(50)
+    sx, sy = data.subset(x, y, 40, seed=1)
+    assert len(set(sy.tolist())) == 40 and list(sy) == sorted(sy) and (sx[:, 0] == 2 * sy).all()
