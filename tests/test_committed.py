@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from test_report import _run_json
 
 from decaylab.claims import FIGURES, analyze, make
 from decaylab.report import write_report
@@ -68,10 +69,8 @@ def test_report_text_is_what_the_code_writes_from_the_committed_claims(report, t
     study, dataset = report.parent.name, report.name
     config = load_config(ROOT / "config/config.yaml", {"study": study, "dataset": dataset})
     study_runs = runs(config)
-    run_json = tmp_path / "run.json"
-    run_json.write_text(json.dumps({"started_at": "2026-01-01T00:00:00", "finished_at": "2026-01-01T00:01:00",
-                                    "wall_time_s": 60.0, "device": "cpu"}))
-    write_report(json.loads((report / "claims.json").read_text()), [str(run_json)], tmp_path / "report.md",
+    run_json = _run_json(tmp_path, "run", "2026-01-01T00:00:00", "2026-01-01T00:01:00", 60.0, "cpu")
+    write_report(json.loads((report / "claims.json").read_text()), [run_json], tmp_path / "report.md",
                  config["studies"][study].get("description", ""), study_params(study_runs), skipped_arms(config))
     assert (_without_machine((tmp_path / "report.md").read_text())
             == _without_machine((report / "report.md").read_text()))

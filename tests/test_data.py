@@ -183,13 +183,17 @@ def test_fashion_mnist_reads_debian_folder(tmp_path, monkeypatch):
         data.load_fashion_mnist(tmp_path / "cache")
 
 
+def _pairs(splits: data.Splits) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(images, labels) of train, validation and test."""
+    return [(splits.train_x, splits.train_y), (splits.val_x, splits.val_y), (splits.test_x, splits.test_y)]
+
+
 def check_splits(name: str, splits: data.Splits) -> None:
     """What every source promises: its registered sizes and pixels, pixels as float32 in [0, 1], labels as int64
     within its classes, as many labels as images in each split."""
-    source, arrays = data.SOURCES[name], splits.arrays()
-    xs, ys = [v for v in arrays.values() if v.ndim == 2], [v for v in arrays.values() if v.ndim == 1]
-    assert [len(x) for x in xs] == [len(y) for y in ys] == list(source.sizes)
-    for x, y in zip(xs, ys):
+    source, pairs = data.SOURCES[name], _pairs(splits)
+    assert [len(x) for x, _ in pairs] == [len(y) for _, y in pairs] == list(source.sizes)
+    for x, y in pairs:
         assert x.dtype == np.float32 and y.dtype == np.int64 and x.shape[1] == source.pixels
         assert 0.0 <= x.min() and x.max() <= 1.0 and 0 <= y.min() and y.max() < source.classes
 
@@ -280,18 +284,16 @@ SYNTHETIC_SHA256 = "7fd1511562e130f960200657a158dc2ce007b3775cb0cfcd00ced88e4143
 def test_synthetic_data_is_ten_noisy_classes_with_eight_dead_pixels_and_fixed():
     """What the smoke study and the tests train on: its shape, range, dead pixels and classes, and the exact arrays
     the committed smoke report was trained on (their SHA-256)."""
-    check_splits("synthetic", data.load_synthetic(None))
-    arrays = data.load_synthetic(None).arrays()
-    xs, ys = [v for v in arrays.values() if v.ndim == 2], [v for v in arrays.values() if v.ndim == 1]
-    assert [len(x) for x in xs] == [600, 200, 200] == [len(y) for y in ys]
-    for x, y in zip(xs, ys):
-        assert x.dtype == np.float32 and y.dtype == np.int64 and x.shape[1] == 64
+    splits = data.load_synthetic(None)
+    check_splits("synthetic", splits)
+    assert data.SOURCES["synthetic"].sizes == (600, 200, 200) and data.SOURCES["synthetic"].pixels == 64
+    for x, y in _pairs(splits):
         assert x.min() == 0.0 and x.max() == 1.0 and not x[:, :8].any() and x[:, 8:].all(axis=0).any()
         assert set(y.tolist()) == set(range(10))
         means = np.stack([x[y == c, 8:].mean(axis=0) for c in range(10)])
         spread = np.sqrt(((x[:, 8:] - means[y]) ** 2).mean())
         assert 0.1 < spread < 0.16 and 0.05 < means.min() and means.max() < 0.95  # centres in [0.1, 0.9], σ 0.15
-    digest = hashlib.sha256(b"".join(a.tobytes() for a in arrays.values())).hexdigest()
+    digest = hashlib.sha256(b"".join(a.tobytes() for a in splits.arrays().values())).hexdigest()
     assert digest == SYNTHETIC_SHA256, "the synthetic data changed: the committed smoke report no longer applies"
 
 
