@@ -1,6 +1,6 @@
 """docs/mutation.md from the last `mutmut run` (mutants/**/*.meta): the score per module and over every mutated
 module, and each mutant not killed with the line it changes and its reason. Reasons come from
-docs/mutation-reasons.yaml: `kinds` (a regular expression over the changed line, before -> after: the reason) and
+docs/mutation-reasons.yaml: `wording` (a message's words rewritten, see is_wording), `kinds` (a regular expression over the changed line, before -> after: the reason) and
 `mutants` (a mutant's name: its reason, which wins); a survivor neither names is listed as UNREVIEWED.
 
     .venv/bin/python scripts/mutation_report.py 2026-12-05 "52 min"
@@ -43,13 +43,27 @@ def changes() -> dict[str, str]:
             base, number = name.rsplit("__mutmut_", 1)
             if number == "orig" or f"{base}__mutmut_orig" not in functions:
                 continue
-            orig = functions[f"{base}__mutmut_orig"].splitlines()
-            diff = [ln for ln in difflib.unified_diff(orig, text.splitlines(), lineterm="", n=0)
-                    if ln[:1] in "+-" and not ln.startswith(("+++", "---")) and "def x" not in ln]
+            shown = base.split("ǁ")[-1] if "ǁ" in base else base.removeprefix("x_")  # the name in src/
+            orig = functions[f"{base}__mutmut_orig"].replace(f"{base}__mutmut_orig", shown).splitlines()
+            diff = [ln for ln in difflib.unified_diff(orig, text.replace(name, shown).splitlines(), lineterm="", n=0)
+                    if ln[:1] in "+-" and not ln.startswith(("+++", "---"))]
             before = " ".join(ln[1:].strip() for ln in diff if ln[0] == "-")
             after = " ".join(ln[1:].strip() for ln in diff if ln[0] == "+")
             out[f"{prefix}.{name}"] = f"{before} -> {after}"
     return out
+
+
+def is_wording(change: str) -> bool:
+    """True when the change rewrites one string literal holding a space (a message's words) into the same words
+    wrapped in XX or in another case, and nothing else on the line."""
+    before, _, after = change.partition(" -> ")
+    literal = r"\"[^\"]*\"|'[^']*'"
+    old, new = re.findall(literal, before), re.findall(literal, after)
+    pairs = [(a, b) for a, b in zip(old, new) if a != b]
+    if len(old) != len(new) or len(pairs) != 1 or re.split(literal, before) != re.split(literal, after):
+        return False
+    (a, b), = pairs
+    return " " in a and (b[1:-1] == f"XX{a[1:-1]}XX" or (a.lower() == b.lower()))
 
 
 def module(name: str) -> str:
@@ -78,7 +92,7 @@ def main(date: str, took: str) -> None:
     by_reason = defaultdict(list)
     for name in sorted(n for n, s in found.items() if s in ("survived", "no tests")):
         change = changed.get(name, "?")
-        reason = reasons["mutants"].get(name) or next(
+        reason = reasons["mutants"].get(name) or (reasons["wording"] if is_wording(change) else None) or next(
             (why for kind, why in reasons["kinds"].items() if re.search(kind, change)), "UNREVIEWED")
         status = "" if found[name] == "survived" else f" ({found[name]})"
         by_reason[reason].append(f"- `{name}`{status}: `{change}`")

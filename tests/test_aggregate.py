@@ -36,7 +36,8 @@ def fabricate(root: Path) -> list[str]:
                 for e in EPOCHS for layer, metrics in LAYERS.items() for metric in metrics]
         pd.DataFrame(rows, columns=["epoch", "layer", "metric", "value"]).to_parquet(out / "metrics.parquet")
         run = Run(dataset="synthetic", hidden=(30,), m=10, epochs=2, train_size=None, validation_size=None,
-                  test_size=None, init=init, lam=lam, eta=eta, seed=seed, out=str(out), study="s", arm="main")
+                  test_size=None, init=init, lam=lam, eta=eta, seed=seed, out=str(out), study="s", arm="main",
+                  book=(("accuracy", 0.9), ("note", "the book's"), ("split", "test")) if c == 0 else ())
         final = {f"{layer}/{metric}": value(c, seed, 2, layer, metric)
                  for layer, metrics in LAYERS.items() for metric in metrics}
         summary = {"run": run.record(), "metrics": fingerprint(out / "metrics.parquet"), "sizes": [64, 30, 10],
@@ -68,7 +69,7 @@ def test_every_run_seed_layer_and_epoch_is_aggregated_once(tmp_path):
                                    "collapsed", "n_in"]
     assert set(table[table.collapsed].seed) == {1} and set(table[table.collapsed].init) == {CELLS[0][0]}
     assert table.groupby("layer").n_in.first().dropna().to_dict() == {"W1": 64, "W2": 30}
-    assert table[table.layer == "net"].n_in.isna().all()
+    assert table[table.layer == "net"].n_in.isna().all() and table.n_in.dtype == "Int64"  # integers, none for net
     for key, expected in run_info.items():
         assert table[key].tolist() == [expected] * len(table), key
     runs = pd.read_csv(tmp_path / "runs.csv", dtype={"hidden": str})
@@ -87,6 +88,8 @@ def test_every_run_seed_layer_and_epoch_is_aggregated_once(tmp_path):
         assert row.peak_acc_test == value(c, seed, 2, "net", "acc_test")  # the best epoch is the last here
         assert row.peak_acc_validation == value(c, seed, 2, "net", "acc_validation")
         assert (row.wall_time_s, row.mlflow_run_id) == (1.5, f"run{c}{seed}")
+        book = (row.book_accuracy, row.book_split, row.book_note)
+        assert book == (0.9, "test", "the book's") if c == 0 else all(pd.isna(v) for v in book)
 
 
 @pytest.mark.parametrize("damage,why", [
@@ -244,3 +247,12 @@ def test_a_files_fingerprint_is_its_size_and_sha256(tmp_path):
 
     (tmp_path / "f").write_bytes(b"abc")
     assert fingerprint(tmp_path / "f") == {"bytes": 3, "sha256": hashlib.sha256(b"abc").hexdigest()}
+
+
+def test_a_record_without_the_metrics_fingerprint_names_the_mismatch_without_sizes(tmp_path):
+    from decaylab.integrity import METRICS, metrics_damage
+
+    (tmp_path / METRICS).write_bytes(b"x" * 10)
+    assert metrics_damage(tmp_path, {}) == f"{METRICS} is not the file run.json recorded"
+    assert metrics_damage(tmp_path, {"metrics": fingerprint(tmp_path / METRICS)}) is None
+    assert metrics_damage(tmp_path / "gone", {}) == f"{METRICS} is missing"

@@ -2,6 +2,7 @@
 
 import math
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
@@ -198,6 +199,7 @@ def test_slope_interval_is_students_t_over_seeds():
 
 def test_spread_is_mean_and_sample_sd():
     assert analyze._spread(pd.Series([1.0, 2.0, 6.0, None])) == {"mean": 3.0, "sd": math.sqrt(7.0), "seeds": 3}
+    assert analyze._spread(pd.Series([1.0, 3.0])) == {"mean": 2.0, "sd": pytest.approx(math.sqrt(2.0)), "seeds": 2}
     assert analyze._spread(pd.Series([4.0])) == {"mean": 4.0, "sd": 0.0, "seeds": 1}
     assert analyze._spread(pd.Series([], dtype=float)) == {"mean": None, "sd": None, "seeds": 0}
 
@@ -395,7 +397,22 @@ def test_book_rows_compare_the_last_epoch_on_the_splits_own_images():
     assert small["versus_book"]["images"] == 1_000
     (cut,) = book.book_table(_book_runs(test_size=2_000), no_claims)
     assert cut["versus_book"]["images"] == 2_000
+    (lost,) = book.book_table(_book_runs().assign(collapsed=True), no_claims)  # no run left to compare
+    assert lost["final_accuracy_interval"]["seeds"] == 0 and lost["versus_book"] is None
+    assert book._book_intro({"datasets": ["mnist", "fashion-mnist"]}).endswith(
+        " Ours is on mnist, fashion-mnist; the book's is real MNIST, so the columns are not comparable.")
 
+
+@pytest.mark.parametrize("split,images", [(None, 10_000), ("train", 1_000), ("validation", 10_000)])
+def test_a_book_figure_is_compared_on_its_own_split_the_test_set_when_it_names_none(split, images):
+    no_claims = {"1_early_decay_dominance": {}, "3_tail_off": {}}
+    runs = _book_runs().assign(book_split=split, acc_train=0.95, peak_acc_train=0.97, acc_validation=0.91,
+                               peak_acc_validation=0.92)
+    (row,) = book.book_table(runs, no_claims)
+    used = split or "test"
+    assert row["split"] == used and row["versus_book"]["images"] == images
+    assert row["final_accuracy_interval"]["mean"] == pytest.approx(runs[f"acc_{used}"].mean())
+    assert row["peak_accuracy_interval"]["mean"] == pytest.approx(runs[f"peak_acc_{used}"].mean())
 
 def test_init_curves_give_every_epoch_of_each_paired_arm():
     """Both inits of the init arms, epoch by epoch, in a study with the book's figures; an arm of one init and
@@ -450,6 +467,21 @@ def test_an_unsettled_plateau_is_left_out_of_the_law():
     plateaus = tail_off_claim.network_plateaus(fake_network(epochs=8))
     assert not plateaus.plateau_settled.any() and tail_off_claim.network_law(plateaus) == []
 
+
+def test_the_tail_off_figure_dashes_each_lam_over_n_fit_and_logs_time_past_60_epochs(tmp_path, monkeypatch):
+    """Fits at two lam/n are told apart by their dash (solid, dashed, in lam/n order); training time goes on a
+    log axis once it runs past 60 epochs, a linear one up to 60."""
+    drawn = []
+    monkeypatch.setattr(tail_off_claim, "_save", lambda fig, out_dir, name: drawn.append(fig))
+    for epochs, xscale in ((61, "log"), (60, "linear")):
+        w = pd.concat([fake_network(prefactor=p, lam=lam, epochs=epochs) for p, lam in ((1.0, 10.0), (10.0, 100.0))])
+        tail_off_claim.draw(w, tmp_path)
+        during, plateau = drawn.pop().axes[:2]
+        assert during.get_xscale() == xscale
+        fits = {line.get_label().split(":")[0]: line.get_linestyle() for line in plateau.lines
+                if line.get_label().startswith("fit")}
+        assert fits == {"fit, standard, λ/n=0.01": "-", "fit, standard, λ/n=0.1": "--"}
+    plt.close("all")
 
 def test_prefactor_fit_recovers_the_power_of_lam_over_n():
     """Prefactors 1, 10 at lam/n 0.01, 0.1: a power of 1 (the heuristic leaves lam/n out)."""

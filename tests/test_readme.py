@@ -107,3 +107,14 @@ def test_the_command_lines_help_is_the_reviewed_snapshot(capsys, monkeypatch, sn
         except SystemExit as done:
             assert done.code == 0
         snapshot(f"cli/{name}-help.txt", capsys.readouterr().out)
+
+
+def test_the_bottom_line_ends_each_opening_with_one_full_stop(tmp_path):
+    """An answer of one sentence (its own full stop) and one of several: each line ends with exactly one."""
+    claims = json.loads((ROOT / "reports/book/mnist/claims.json").read_text())
+    claims["claims"]["1_early_decay_dominance"]["answer"] = "Not testable here: no run with lam > 0."
+    (tmp_path / "reports/book/mnist").mkdir(parents=True)
+    (tmp_path / "reports/book/mnist/claims.json").write_text(json.dumps(claims))
+    lines = [line for line in readme.answer(tmp_path / "reports").splitlines() if line.startswith("- **")]
+    assert lines[0].endswith("(reports/book/mnist/report.md): Not testable here: no run with lam > 0.")
+    assert all(line.endswith(".") and not line.endswith("..") for line in lines) and len(lines) == 3

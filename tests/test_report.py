@@ -237,7 +237,7 @@ def test_the_reports_machine_section_and_skipped_arms(tmp_path, monkeypatch):
     report.write_report(claims, _one_run(tmp_path), tmp_path / "report.md", "", {},
                         {"small": "needs n = 1,000", "big": "too large"})
     text = (tmp_path / "report.md").read_text()
-    assert "\nArms not run on this dataset: `small` (needs n = 1,000); `big` (too large).\n" in text
+    assert "\nArms not run on this dataset: `small` (needs n = 1,000); `big` (too large).\n\n\n\n## 1. " in text
     assert "Every number below is computed" not in text  # no params: no setting lines
     study, dataset = claims["study"], claims["datasets"][0]
     section = text.split("## Setting and machine\n\n", 1)[1].split("\n\n", 1)[0].splitlines()
@@ -248,21 +248,29 @@ def test_the_reports_machine_section_and_skipped_arms(tmp_path, monkeypatch):
         f"- machine: {report.machine()}; device: cpu",
         "- wall time of the training phase: 1.5 min (1.5 job-minutes)"]
     monkeypatch.setattr(report, "git_commit", lambda: None)
-    report.write_report(claims, _one_run(tmp_path), tmp_path / "report.md")
-    assert "- code: commit unknown; " in (tmp_path / "report.md").read_text()
+    cell = {"arm": "main", "init": "standard", "lam": 5.0, "eta": 0.5, "hidden": "30"}
+    report.write_report({**claims, "unstable_cells": [cell, {**cell, "lam": 50.0}]}, _one_run(tmp_path),
+                        tmp_path / "report.md")  # no description: nothing in its place
+    text = (tmp_path / "report.md").read_text()
+    assert "- code: commit unknown; " in text and "2 unstable settings (all seeds)" in text
+    assert "(listed under *Runs left out*).\n\n\n\n## 1. " in text
 
 
 def test_publishing_renders_the_page_and_a_failing_store_costs_only_the_page(tmp_path, monkeypatch, capsys):
     from decaylab import report, tracking
 
     claims, sent = _claims(COMMITTED[0]), []
-    (tmp_path / "report.md").write_text("# R\n")
+    page = '# R\n\n<img src="figures/a.png">\n'  # a figure beside report.md, inlined from there
+    (tmp_path / "figures").mkdir()
+    (tmp_path / "figures/a.png").write_bytes(b"png")
+    (tmp_path / "report.md").write_text(page)
     unpublished = tmp_path / "unpublished.txt"
     unpublished.write_text("old failure\n")
     monkeypatch.setattr(tracking, "publish_study", lambda *args: sent.append(args))
     report.publish({"run_id": "p"}, claims, "A study.", PARAMS, tmp_path / "report.md", tmp_path / "report.html",
                    [tmp_path / "claims.json"], unpublished)
-    assert (tmp_path / "report.html").read_text() == render_html("# R\n", tmp_path)
+    assert (tmp_path / "report.html").read_text() == render_html(page, tmp_path)
+    assert 'src="data:image/png;base64,cG5n"' in render_html(page, tmp_path)
     assert sent == [({"run_id": "p"}, study_note(claims, "A study."), PARAMS, claim_tags(claims),
                      headline_numbers(claims), [tmp_path / "report.md", tmp_path / "report.html",
                                                 tmp_path / "claims.json"])]
@@ -279,3 +287,48 @@ def test_publishing_renders_the_page_and_a_failing_store_costs_only_the_page(tmp
     why = tracking.store_failure(ConnectionError("store down"))
     assert unpublished.read_text() == why + "\n"
     assert capsys.readouterr().err == f"decaylab: report written, not published to MLflow ({why})\n"
+
+
+def test_a_claims_folded_tables_open_with_its_details_or_nothing_in_their_place():
+    from decaylab.report import _claim
+
+    claims = json.loads((ROOT / "reports/smoke/synthetic/claims.json").read_text())["claims"]
+    home = CLAIMS[1]
+    with_details = _claim(home, claims[home.key])
+    without = _claim(home, {k: v for k, v in claims[home.key].items() if k != "details"})
+    start = without.index("<details><summary>Full tables</summary>")
+    assert with_details[start + 2] == claims[home.key]["details"] != ""
+    assert without[start + 1:start + 4] == ["", "", ""] and without[start + 4] != ""
+
+
+def test_the_machine_is_the_first_cpus_model_name_else_the_platforms(tmp_path, monkeypatch):
+    from decaylab import report
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nmodel name\t: Xeon(R) CPU @ 2.20GHz: rev 1\nprocessor\t: 1\n"
+                       "model name\t: Other\n")
+    monkeypatch.setattr(report, "Path", lambda path: cpuinfo if path == "/proc/cpuinfo" else Path(path))
+    monkeypatch.setattr(report.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(report.platform, "system", lambda: "Linux")
+    assert report.machine() == "Xeon(R) CPU @ 2.20GHz: rev 1, 2 cores, Linux"
+    cpuinfo.write_text("processor\t: 0\n")
+    monkeypatch.setattr(report.platform, "processor", lambda: "")
+    monkeypatch.setattr(report.platform, "machine", lambda: "aarch64")
+    assert report.machine() == "aarch64, 2 cores, Linux"
+    monkeypatch.setattr(report.platform, "processor", lambda: "arm")
+    assert report.machine() == "arm, 2 cores, Linux"
+
+
+def test_a_study_on_several_datasets_and_devices_names_each_in_its_headings(tmp_path, monkeypatch):
+    from decaylab import report
+
+    monkeypatch.setattr(report, "git_commit", lambda: "abc123")
+    claims = {**_claims(COMMITTED[0]), "datasets": ["mnist", "fashion-mnist"]}
+    run_jsons = [_run_json(tmp_path, "a", "2026-01-01T00:00:00", "2026-01-01T00:01:00", 60.0, "cpu"),
+                 _run_json(tmp_path, "b", "2026-01-01T00:00:00", "2026-01-01T00:02:00", 120.0, "cuda:0")]
+    report.write_report(claims, run_jsons, tmp_path / "report.md")
+    text = (tmp_path / "report.md").read_text()
+    assert text.startswith(f"# decaylab: `{claims['study']}` on mnist, fashion-mnist\n")
+    assert "; device: cpu, cuda:0\n" in text
+    assert study_note(claims, "").startswith(f"**Study `{claims['study']}`** on mnist, fashion-mnist, ")
+    assert report.overview_rst(claims, PARAMS).startswith(f"decaylab: {claims['study']} on mnist, fashion-mnist\n")

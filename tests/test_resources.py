@@ -71,6 +71,29 @@ def test_the_study_time_packs_the_longest_jobs_first_into_the_free_slots():
     assert study_seconds(grid_jobs, 100) == max(each)
     assert max(each) <= study_seconds(grid_jobs, 2) <= sum(each) / 2 + max(each)
 
+    a, b, c = (jobs([replace(r, epochs=epochs) for r in runs(config, "smoke")], 8)[0] for epochs in (20, 10, 10))
+    assert study_seconds([b, c, a], 2) == pytest.approx(max(job_seconds(a), job_seconds(b) + job_seconds(c)))
+
+
+
+def test_memory_is_the_data_the_networks_and_the_evaluation_chunk_each_as_documented():
+    """Term by term (resources' docstring): each example adds its pixels and one-hot classes; each network its
+    weights' copies and its activations over an evaluation chunk (the widest layer past the input); below a chunk's
+    size an example also widens the chunk; every term but the fixed allowance scales with the item size."""
+    from decaylab.resources import BASE_BYTES, COPIES_OF_WEIGHTS, EVAL_CHUNK
+
+    base = dict(dataset="mnist", hidden=(30,), m=10, epochs=1, init="standard", lam=1.0, eta=0.5, seed=0, out="o")
+
+    def memory(k=1, train=20_000, itemsize=4):
+        job, = jobs([Run(**base, train_size=train, validation_size=1000, test_size=1000, arm=str(i))
+                     for i in range(k)], 8)
+        return job_memory(job, itemsize)
+
+    weights, pixels, classes, widest = 784 * 30 + 30 * 10, 784, 10, 30
+    assert memory(train=20_001) - memory() == (pixels + classes) * 4
+    assert memory(k=3) - memory(k=2) == (COPIES_OF_WEIGHTS * weights + 2 * EVAL_CHUNK * widest) * 4
+    assert memory(k=2, train=5_001) - memory(k=2, train=5_000) == (pixels + classes + pixels + 2 * 2 * widest) * 4
+    assert memory(k=2, itemsize=8) - BASE_BYTES == 2 * (memory(k=2) - BASE_BYTES)
 
 def test_memory_grows_with_widths_and_members():
     config = validate(CONFIG)
@@ -173,3 +196,12 @@ def test_the_estimates_count_the_weights_as_the_summary_does(sizes):
     columns = _run_columns(Path("x"), {"run": run.record(), "sizes": sizes, "diverged": False, "collapsed": False})
     assert _weights(sizes) == columns["n_w"]
     assert _weights([784, 30, 10]) == 23_820
+
+
+def test_the_whole_study_is_its_training_plus_the_analysis(monkeypatch):
+    from decaylab import resources
+
+    smoke = jobs(runs(validate(CONFIG), "smoke"), 8)
+    monkeypatch.setattr(resources, "study_seconds", lambda jobs, parallel: 70.0)  # + ANALYSIS_S (25 s): 95 s
+    assert plan("smoke", 8, smoke, 2, 24).endswith(
+        "the whole study about 2 min with 2 jobs at a time, training 1 min of it (estimates)")

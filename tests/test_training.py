@@ -146,3 +146,28 @@ def test_seed_packed_job_equals_the_same_runs_packed_by_cell(tmp_path, synthetic
     for epoch, metrics in cell_metrics.items():
         for key, value in metrics.items():
             np.testing.assert_allclose(seed_metrics[epoch][key], value[position], rtol=1e-9, atol=1e-12)
+
+
+def test_a_jobs_data_is_each_split_subset_with_its_own_seed_and_a_stream_per_seed(tmp_path, synthetic):
+    """The rule the committed runs were drawn with: train, validation and test subsets seeded data_seed + 0, 1, 2;
+    the output layer as wide as the classes; one-hot targets in the job's dtype; one shuffler per seed, seeded by
+    the seed's shuffle seed (runs of one seed read one data order)."""
+    from decaylab.data import subset
+    from decaylab.datamodule import JobData
+
+    runs = [make_run(seed=seed, lam=lam, out=tmp_path / f"{seed}-{lam}") for seed in (3, 4) for lam in (1.0, 2.0)]
+    job = make_job(tmp_path, runs, train_size=100, validation_size=50, test_size=40, data_seed=7)
+    data = JobData(job, synthetic)
+    for k, split in enumerate(("train", "val", "test")):
+        size = {"train": 100, "val": 50, "test": 40}[split]
+        x, y = subset(getattr(synthetic, f"{split}_x"), getattr(synthetic, f"{split}_y"), size, 7 + k)
+        assert np.array_equal(data.tensors[f"{split}_x"].numpy(), x)
+        assert np.array_equal(data.tensors[f"{split}_y"].numpy(), y)
+    assert data.sizes == [64, 16, 10] and data.n == 100
+    assert data.tensors["train_onehot"].dtype == torch.float64
+    assert data.tensors["train_onehot"].shape == (100, 10)
+    assert data.tensors["train_onehot"].argmax(1).tolist() == data.tensors["train_y"].tolist()
+    assert len(data.shufflers) == job.streams == 2
+    for g, seed in zip(data.shufflers, (3, 4)):
+        expected = torch.randperm(100, generator=torch.Generator().manual_seed(make_run(seed=seed).shuffle_seed()))
+        assert torch.equal(torch.randperm(100, generator=g), expected)

@@ -194,6 +194,25 @@ def test_lam_contrasts_pair_runs_with_and_without_l2():
     assert row["acc_validation_gain"]["mean"] == pytest.approx(0.03)
     assert row["acc_validation_gain"]["ci95"] == pytest.approx([0.03, 0.03])
     assert row["acc_test_gain"]["seeds"] == 4
+    # a pair with a collapsed run (seed 3, with L2) or a diverged one (seed 2, without) is left out
+    runs.loc[(runs.seed == 3) & (runs.lam > 0), "collapsed"] = True
+    runs.loc[(runs.seed == 2) & (runs.lam == 0), "diverged"] = True
+    (row,) = lam_contrasts(runs)
+    assert row["acc_test_gain"]["seeds"] == row["acc_validation_gain"]["seeds"] == 2
+
+
+def test_the_book_mechanism_sentence_names_each_inits_saturation_or_is_left_out():
+    from decaylab.claims.dominance import _saturation
+    from decaylab.claims.tail_off import _per_layer_slopes
+
+    def w1(init):
+        return pd.DataFrame({"init": [init] * 2, "z_sat_frac": [{"mean": 0.25}, {"mean": 0.75}],
+                             "sigma_prime_mean": [{"mean": 0.1}, {"mean": 0.15}]})
+
+    assert _saturation(w1("standard")) == ("W1's hidden units over the first phase (the book's mechanism): standard "
+                                           "0.50 saturated, mean σ′ 0.125")
+    assert _saturation(w1("he")) == _saturation(w1("standard").iloc[:0]) == _saturation(pd.DataFrame()) == ""
+    assert _per_layer_slopes({"table": []}) == ""
 
 
 def test_claim4_counts_each_cell_on_the_layers_it_has():
