@@ -1,7 +1,8 @@
 """docs/mutation.md from the last `mutmut run` (mutants/**/*.meta): the score per module and over every mutated
 module, and each mutant not killed with the line it changes and its reason. Reasons come from
-docs/mutation-reasons.yaml: `wording` (a message's words rewritten, see is_wording), `kinds` (a regular expression over the changed line, before -> after: the reason) and
-`mutants` (a mutant's name: its reason, which wins); a survivor neither names is listed as UNREVIEWED.
+docs/mutation-reasons.yaml: `wording` (a message's words rewritten, see is_wording), `kinds` (a regular expression
+over the changed line, before -> after: the reason) and `mutants` (a mutant's name: its reason, which wins); a
+survivor none of them names is listed as UNREVIEWED.
 
     .venv/bin/python scripts/mutation_report.py 2026-12-05 "52 min"
 """
