@@ -362,6 +362,32 @@ def test_runs_without_decay_are_not_testable_for_claims_1_to_3():
     one_init = fake_runs(epochs=5)
     assert claim_init(one_init, one_init[["arm", "init", "lam", "eta", "hidden", "seed"]].drop_duplicates()) == {
         "details": "not testable: no cell run with the scaled init and another", "table": []}
+    only_scaled = one_init.assign(init="scaled")
+    assert claim_init(only_scaled, only_scaled[["arm", "init", "lam", "eta", "hidden", "seed"]].drop_duplicates()) == {
+        "details": "not testable: no cell run with the scaled init and another", "table": []}
+
+
+def _init_claim(*parts: pd.DataFrame) -> dict:
+    w = pd.concat(parts, ignore_index=True)
+    return claim_init(w, w[["arm", "init", "lam", "eta", "hidden", "seed"]].drop_duplicates())
+
+
+def test_claim4_reads_each_init_with_l2_its_target_size_at_equality_and_ties_as_no_lead():
+    """An init run only without L2 (glorot) adds no sentence and does not stop the next (standard); a weight RMS
+    exactly 1/sqrt(n_in) has reached it; equal accuracies are no lead; with no init under L2 nothing is judged."""
+    one = fake_runs(widths=(30,), seeds=(0,), epochs=6)
+    standard = one.assign(rms=np.where(one.epoch >= 3, 1 / math.sqrt(784), 1.0))
+    scaled = one.assign(init="scaled", rms=0.05)
+    net = pd.DataFrame([dict(arm="a", init=init, lam=10.0, eta=0.5, hidden="30", seed=0, epoch=e, layer="net",
+                             acc_validation=0.8 + 0.01 * e) for init in ("standard", "scaled") for e in (1, 6)])
+    glorot = scaled.assign(init="glorot", lam=0.0)
+    claim = _init_claim(standard, scaled, scaled.assign(lam=0.0), glorot, net)
+    (row,) = [r for r in claim["weights"] if r["init"] == "standard"]
+    assert row["epoch_reaches_inv_sqrt_n_in"] == 3
+    assert claim["details"].startswith("standard init with lam > 0: ") and "glorot" not in claim["details"]
+    assert "the scaled init is ahead after epoch 1 in 0/1 cells and at the end in 0/1" in claim["details"]
+    without_l2 = _init_claim(scaled.assign(lam=0.0), glorot)
+    assert without_l2["details"] == "not testable: no cell with lam > 0 and two inits"
 
 
 @pytest.mark.parametrize("mean,ci95,reading", [
@@ -526,3 +552,7 @@ def test_a_setting_whose_seeds_disagree_about_learning_is_left_out_whole():
     assert analyze.unstable_cells(summary).lam.tolist() == [1.0, 2.0]
     assert sorted(set(analyze.wide(summary, collapsed=True).lam)) == [3.0, 4.0, 5.0]
     assert sorted(set(analyze.wide(summary).lam)) == [5.0]
+
+
+def test_claim3_without_a_decaying_run_says_so():
+    assert tail_off_claim.judge({})["answer"] == "Not testable here: no run with lam > 0."

@@ -30,3 +30,16 @@ def test_the_fingerprint_follows_number_moving_code_only(tmp_path, name, moves):
     with open(copy / name, "a") as f:
         f.write("# an edit\n")
     assert (code_fingerprint(copy) != code_fingerprint()) is moves
+
+
+def test_the_fingerprint_is_sha256_over_each_number_moving_path_and_its_bytes(tmp_path):
+    """The scheme every committed claims.json was fingerprinted with: sorted paths, each `path NUL bytes NUL`;
+    presentation modules (report.py) are not read."""
+    import hashlib
+
+    (tmp_path / "claims").mkdir()
+    files = {"spec.py": b"a = 1\n", "claims/tail_off.py": b"b = 2\n", "report.py": b"c = 3\n"}
+    for name, text in files.items():
+        (tmp_path / name).write_bytes(text)
+    expected = hashlib.sha256(b"claims/tail_off.py\0b = 2\n\0spec.py\0a = 1\n\0").hexdigest()[:16]
+    assert code_fingerprint(tmp_path) == expected
