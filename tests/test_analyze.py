@@ -556,3 +556,28 @@ def test_a_setting_whose_seeds_disagree_about_learning_is_left_out_whole():
 
 def test_claim3_without_a_decaying_run_says_so():
     assert tail_off_claim.judge({})["answer"] == "Not testable here: no run with lam > 0."
+
+
+def test_claim3_over_two_lam_over_n_ranges_its_settings_and_names_the_prefactors_power():
+    w = pd.concat([fake_network(prefactor=p, lam=lam, epochs=60) for p, lam in ((1.0, 10.0), (10.0, 100.0))],
+                  ignore_index=True)
+    claim = {"network_plateaus": tail_off_claim.network_plateaus(w).to_dict("records")}
+    claim["network_law"] = tail_off_claim.network_law(pd.DataFrame(claim["network_plateaus"]))
+    claim["prefactor_fit"] = tail_off_claim.prefactor_fit(pd.DataFrame(claim["network_plateaus"]))
+    got = tail_off_claim.judge(claim, w)
+    assert [h["cells"]["count"] for h in got["headline"]] == [2, 2]
+    assert got["answer"].endswith("; the prefactor scales as (λ/n)^1.00.")
+    skipped = tail_off_claim.judge({**claim, "did_not_learn": [{}, {}]}, w)["answer"]
+    assert skipped == got["answer"] + " Over-regularized, left out: 2 cells (init and setting) that did not learn."
+
+
+def test_claim3_with_one_network_size_or_no_settled_plateau_says_which():
+    one = fake_network(hidden=("30",), seeds=(0,), epochs=60)
+    plateaus = tail_off_claim.network_plateaus(one)
+    assert tail_off_claim.judge({"network_plateaus": plateaus.to_dict("records")})["answer"] == (
+        "Not testable here: one network size (n_w = 23,820) per setting; the tail-off law needs several.")
+    short = tail_off_claim.network_plateaus(fake_network(epochs=8)).to_dict("records")
+    assert tail_off_claim.judge({"network_plateaus": short, "network_law": []})["answer"] == (
+        "Not testable here: no setting of the standard init (the claim's premise) with settled plateaus at two "
+        "network sizes or more (12 of 12 runs had not settled).")
+    assert claim_tail_off(fake_runs(epochs=5).assign(lam=0.0))["details"] == "per layer: not testable, no run with lam > 0"

@@ -244,3 +244,14 @@ def test_a_setting_holds_only_where_every_seed_does_and_a_missing_seed_is_not_a_
     assert (net["10"]["decay_share"]["seeds"], net["30"]["decay_share"]["seeds"]) == (3, 2)
     got = dominance.judge(claim_dominance(missing), missing, {})
     assert got["status"] == "holds-conditionally" and "in 2/3 settings" in got["answer"]
+
+
+def test_claim4_is_testable_from_any_lam_above_0_and_compares_l2_from_a_single_seed():
+    """A setting at lam = 0.5 is a setting with L2; a study without L2 is not testable; the change of the lead by L2
+    is reported from one seed too (its interval left out)."""
+    assert _init_judge(_init_pair(0.06, 0.002, 1.0, lam=0.5))["status"] == "holds"
+    assert _init_judge(_init_pair(0.06, 0.002, 1.0, lam=0.0))["status"] == "not-testable"
+    w = pd.concat([_init_pair(0.06, 0.004, 20.0), _init_pair(0.06, 0.03, 20.0, lam=0.0, arm="noreg")],
+                  ignore_index=True)
+    got = _init_judge(w[w.seed == 0])
+    assert "; L2 changes that final lead by -2.6 pp against the same 1 setting without L2." in got["answer"]
