@@ -580,4 +580,5 @@ def test_claim3_with_one_network_size_or_no_settled_plateau_says_which():
     assert tail_off_claim.judge({"network_plateaus": short, "network_law": []})["answer"] == (
         "Not testable here: no setting of the standard init (the claim's premise) with settled plateaus at two "
         "network sizes or more (12 of 12 runs had not settled).")
-    assert claim_tail_off(fake_runs(epochs=5).assign(lam=0.0))["details"] == "per layer: not testable, no run with lam > 0"
+    undecayed = claim_tail_off(fake_runs(epochs=5).assign(lam=0.0))
+    assert undecayed["details"] == "per layer: not testable, no run with lam > 0"
