@@ -217,6 +217,11 @@ def test_runs_pack_into_jobs_by_seed():
     packed = jobs(ragged, members_per_job=24, notify=notices.append)
     assert [(len(j.runs), j.streams) for j in packed] == [(24, 1), (24, 1), (18, 1)]
     assert notices == ["the seeds of grid have different cells: each seed packs alone"]
+    lone = [r for r in grid if r.seed != 0 or r.cell == grid[0].cell]  # seed 0 has one cell
+    assert [len(j.runs) for j in jobs(lone, members_per_job=24, notify=notices.append)] == [1, 24, 24]
+    assert notices[-1] == notices[0]
+    five = sorted({r.cell for r in grid})[:5]  # 5 cells x 3 seeds, 2 a job: a seed a job (9 jobs), not two (10)
+    assert len(jobs([r for r in grid if r.cell in five], members_per_job=2)) == 9
 
 
 EVIL_STUDY = {"seeds": [0], "defaults": {"dataset": "synthetic", "epochs": 1}, "arms": {"main": {"lam": [1]}}}

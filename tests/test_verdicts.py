@@ -59,7 +59,9 @@ def test_the_scaled_init_is_the_contrast_and_fast_decays_are_counted_not_judged(
     got = _dominance(w)
     assert got["status"] == "holds" and "Scaled init (contrast): 0/3 settings" in got["answer"]
     assert "Not judged: 3 settings where ηλ/m > 1" in got["answer"]
-    assert _dominance(_two_layers(0.05, 0.05, init="scaled"))["status"] == "not-testable"
+    assert _dominance(_two_layers(0.05, 0.05, init="scaled"))["answer"] == (
+        "Not testable here: no setting of the standard init (the claim's premise) whose first phase (decay time ≤ 1) "
+        "is measured.")
 
 
 def _decay_rate(w: pd.DataFrame) -> dict:
@@ -255,3 +257,23 @@ def test_claim4_is_testable_from_any_lam_above_0_and_compares_l2_from_a_single_s
                   ignore_index=True)
     got = _init_judge(w[w.seed == 0])
     assert "; L2 changes that final lead by -2.6 pp against the same 1 setting without L2." in got["answer"]
+
+
+def test_the_init_figure_marks_means_of_few_seeds_logs_time_past_60_epochs_and_needs_no_runs_table(tmp_path,
+                                                                                                   monkeypatch):
+    """One seed: its means are crossed and the legend says why; epochs past 60 on a log axis, up to 60 linear; the
+    book's marks are optional (no runs table, or one without the book's figures)."""
+    import matplotlib.pyplot as plt
+
+    from decaylab.figures import FEW_SEEDS_HANDLE
+
+    drawn = []
+    monkeypatch.setattr(init_comparison, "_save", lambda fig, out_dir, name: drawn.append(fig))
+    one_seed = _init_pair(0.06, 0.002, 1.0)
+    one_seed = one_seed[one_seed.seed == 0]
+    for last, xscale, runs in ((61, "log", None), (60, "linear", pd.DataFrame({"arm": ["a"]}))):
+        init_comparison.draw(one_seed.assign(epoch=one_seed.epoch * last // 4), tmp_path, runs)
+        fig = drawn.pop()
+        assert [ax.get_xscale() for ax in fig.axes] == [xscale, xscale]
+        assert FEW_SEEDS_HANDLE[1] in [t.get_text() for t in fig.legends[0].get_texts()]
+        plt.close(fig)
