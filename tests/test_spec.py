@@ -364,3 +364,43 @@ def test_each_seeds_init_and_shuffle_seeds_are_the_ones_the_committed_runs_used(
     assert all(init != shuffle for init, shuffle in derived.values())
     assert len({s for pair in derived.values() for s in pair}) == 10
     snapshot("spec/derived-seeds.txt", "".join(f"seed {k}: init {i}, shuffle {s}\n" for k, (i, s) in derived.items()))
+
+
+@pytest.mark.parametrize("arms,dataset,message", [
+    ({"big": {"lam": [1], "book": {"accuracy": 0.9, "train_size": 50_000}}}, "mnist-5k",
+     "config key studies/x: no arm runs on this dataset: {'big': \"the book's figure for it was measured on "
+     "n=50,000 training examples; mnist-5k's training split holds 3,000\"}"),
+    ({"a": {"lam": [1]}, "b": {"lam": [2], "dataset": "mnist-5k"}}, None,
+     "config key studies/x: a study runs on one dataset, its arms give ['mnist-5k', 'synthetic']"),
+    ({"a": {"lam": [1]}, "b": {"lam": [1, 1]}}, None,
+     "config key studies/x: grid cells repeat: ['results/x/synthetic/runs/b/init~standard/lam~1/eta~0.5/hidden~30/"
+     "seed~0']"),
+])
+def test_a_study_that_cannot_run_as_given_is_refused_naming_why(arms, dataset, message):
+    """Every arm skipped on this dataset, arms on two datasets, a grid point given twice: each refused before any
+    job, also when the study is not the one chosen (every study is checked)."""
+    study = {**EVIL_STUDY, "arms": arms}
+    with pytest.raises(ConfigError) as refused:
+        validate({**CONFIG, "study": "x", "dataset": dataset, "studies": {**CONFIG["studies"], "x": study}})
+    assert str(refused.value) == message
+    if dataset is None:
+        with pytest.raises(ConfigError, match=r"^config key studies/x: "):
+            validate({**CONFIG, "study": "smoke", "studies": {**CONFIG["studies"], "x": study}})
+
+
+def test_a_misspelt_study_is_refused_with_the_nearest_name():
+    with pytest.raises(ConfigError) as refused:
+        validate({**CONFIG, "study": "gird"})
+    assert str(refused.value) == (f"config key study: 'gird' is not one of {sorted(CONFIG['studies'])} "
+                                  "(did you mean 'grid'?)")
+
+
+def test_a_studys_runs_skip_the_arms_its_dataset_cannot_hold_and_carry_the_books_figure():
+    """The book study on mnist-5k, asked for while another study is chosen: only its n = 1,000 arms run, each run
+    with its arm's figure from the book."""
+    config = validate({**CONFIG, "study": "smoke", "dataset": "mnist-5k"})
+    book = runs(config, "book")
+    arms = config["studies"]["book"]["arms"]
+    small = {arm for arm, given in arms.items() if given.get("train_size") == 1000}
+    assert {r.arm for r in book} == small == set(arms) - set(skipped_arms(config, "book")) and small
+    assert all(r.book == tuple(sorted(arms[r.arm]["book"].items())) for r in book)
