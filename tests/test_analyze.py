@@ -582,3 +582,16 @@ def test_claim3_with_one_network_size_or_no_settled_plateau_says_which():
         "network sizes or more (12 of 12 runs had not settled).")
     undecayed = claim_tail_off(fake_runs(epochs=5).assign(lam=0.0))
     assert undecayed["details"] == "per layer: not testable, no run with lam > 0"
+
+
+def test_the_network_law_reads_its_interval_or_one_seeds_slope_and_the_magnitude_within_its_factor():
+    """Seeds whose slopes straddle -1/2 hold the form; one seed (no interval) holds where its slope is -1/2; a
+    prefactor of 0.5 is within the factor sqrt(10) of 1."""
+    straddle = pd.concat([fake_network(power=p, seeds=(s,), epochs=60) for s, p in ((0, 0.45), (1, 0.55))])
+    (law,) = tail_off_claim.network_law(tail_off_claim.network_plateaus(straddle))
+    assert law["slope"]["ci95"][0] < -0.5 < law["slope"]["ci95"][1] and law["form_holds"]
+    (one,) = tail_off_claim.network_law(tail_off_claim.network_plateaus(fake_network(prefactor=0.5, seeds=(0,), epochs=60)))
+    assert one["slope"]["ci95"] is None and one["form_holds"] and one["magnitude_holds"]
+    (steep,) = tail_off_claim.network_law(tail_off_claim.network_plateaus(
+        fake_network(prefactor=30.0, power=1.0, seeds=(0,), epochs=60)))
+    assert not steep["form_holds"]

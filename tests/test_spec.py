@@ -404,3 +404,19 @@ def test_a_studys_runs_skip_the_arms_its_dataset_cannot_hold_and_carry_the_books
     small = {arm for arm, given in arms.items() if given.get("train_size") == 1000}
     assert {r.arm for r in book} == small == set(arms) - set(skipped_arms(config, "book")) and small
     assert all(r.book == tuple(sorted(arms[r.arm]["book"].items())) for r in book)
+
+
+@pytest.mark.parametrize("arm,message", [
+    ({"lam": [1], "eta": [float("inf")]}, "config key studies/x/arms/main/eta: [inf] must all be finite"),
+    ({"lam": [1], "train_size": 601}, "config key studies/x/arms/main/train_size: 601 exceeds the 600 examples of "
+                                      "synthetic's split"),
+    ({"lam": [1], "train_size": 600}, None),  # the whole split is allowed
+])
+def test_an_arms_settings_are_checked_for_meaning_at_their_bounds(arm, message):
+    config = {**CONFIG, "study": "x", "studies": {**CONFIG["studies"], "x": {**EVIL_STUDY, "arms": {"main": arm}}}}
+    if message is None:
+        assert [r.n for r in runs(validate(config))] == [600]
+        return
+    with pytest.raises(ConfigError) as refused:
+        validate(config)
+    assert str(refused.value) == message
