@@ -590,7 +590,8 @@ def test_the_network_law_reads_its_interval_or_one_seeds_slope_and_the_magnitude
     straddle = pd.concat([fake_network(power=p, seeds=(s,), epochs=60) for s, p in ((0, 0.45), (1, 0.55))])
     (law,) = tail_off_claim.network_law(tail_off_claim.network_plateaus(straddle))
     assert law["slope"]["ci95"][0] < -0.5 < law["slope"]["ci95"][1] and law["form_holds"]
-    (one,) = tail_off_claim.network_law(tail_off_claim.network_plateaus(fake_network(prefactor=0.5, seeds=(0,), epochs=60)))
+    (one,) = tail_off_claim.network_law(tail_off_claim.network_plateaus(
+        fake_network(prefactor=0.5, seeds=(0,), epochs=60)))
     assert one["slope"]["ci95"] is None and one["form_holds"] and one["magnitude_holds"]
     (steep,) = tail_off_claim.network_law(tail_off_claim.network_plateaus(
         fake_network(prefactor=30.0, power=1.0, seeds=(0,), epochs=60)))
