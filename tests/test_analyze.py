@@ -39,6 +39,11 @@ def fake_runs(widths=(10, 30, 100), seeds=(0, 1, 2), epochs=40, eta=0.5, lam=10.
     return pd.DataFrame(rows)
 
 
+def _init_claim(*parts: pd.DataFrame) -> dict:
+    """Claim 4's measurement of the wide table made of parts, its runs read from the table itself."""
+    w = pd.concat(parts, ignore_index=True)
+    return claim_init(w, w[["arm", "init", "lam", "eta", "hidden", "seed"]].drop_duplicates())
+
 def test_tail_off_epoch_and_plateau_are_found():
     t = tail_off(fake_runs())
     assert (t.plateau_settled).all()
@@ -88,7 +93,7 @@ def test_init_verdict_counts_the_cells_behind_it():
            for init, acc in (("standard", (0.5, 0.8)), ("scaled", (0.6, 0.8)))
            for h in ("10", "30") for s in (0, 1, 2) for e in (1, 40)]
     w = pd.concat([std, scaled, pd.DataFrame(net)], ignore_index=True)
-    claim = claim_init(w, w[["arm", "init", "lam", "eta", "hidden", "seed"]].drop_duplicates())
+    claim = _init_claim(w)
     reach = {r["hidden"]: r["epoch_reaches_inv_sqrt_n_in"] for r in claim["weights"]}
     assert reach == {"10": None, "30": 7}  # exp(-0.5 e) <= 1/28 from e = 7
     assert {r["hidden"]: r["epoch_within_10pct_of_scaled"] for r in claim["weights"]} == {"10": 0, "30": 0}
@@ -321,7 +326,7 @@ def test_init_comparison_numbers():
            for init, acc in (("standard", 0.5), ("scaled", 0.6)) for lam in (0.0, 10.0) for s in (0, 1, 2)
            for e in (1, 10)]
     w = pd.concat([std, scaled, lam0, pd.DataFrame(net)], ignore_index=True)
-    claim = claim_init(w, w[["arm", "init", "lam", "eta", "hidden", "seed"]].drop_duplicates())
+    claim = _init_claim(w)
     row = next(r for r in claim["weights"] if r["lam"] == 10.0)
     plateau = 3.0 / math.sqrt(784 * 30 + 300) * 1.01  # the mean over seeds of 1, 1.01, 1.02 times it
     assert (row["layer"], row["init"], row["n_in"], row["target_rms"]) == ("W1", "standard", 784, pytest.approx(1 / 28))
@@ -345,7 +350,7 @@ def test_every_init_is_set_against_the_scaled_init():
     he = base.assign(init="he", rms=0.05 * np.where(base.epoch < 4, 3.0, 1.05))  # within 10 % from epoch 4
     glorot = base.assign(init="glorot", rms=0.05 * np.where(base.epoch == 8, 2.0, 1.0))  # leaves at 8, back at 9
     w = pd.concat([base, scaled, he, glorot], ignore_index=True)
-    claim = claim_init(w, w[["arm", "init", "lam", "eta", "hidden", "seed"]].drop_duplicates())
+    claim = _init_claim(w)
     settle = {r["init"]: r["epoch_within_10pct_of_scaled"] for r in claim["weights"]}
     assert settle == {"glorot": 9, "he": 4, "standard": None}
     assert [p.split(" init")[0] for p in claim["details"].split("; ") if " init with lam" in p] == [
@@ -360,16 +365,11 @@ def test_runs_without_decay_are_not_testable_for_claims_1_to_3():
     assert tail["table"] == [] and tail["network_plateaus"] == [] and tail["network_law"] == []
     assert tail["prefactor_fit"] is None
     one_init = fake_runs(epochs=5)
-    assert claim_init(one_init, one_init[["arm", "init", "lam", "eta", "hidden", "seed"]].drop_duplicates()) == {
+    assert _init_claim(one_init) == {
         "details": "not testable: no cell run with the scaled init and another", "table": []}
     only_scaled = one_init.assign(init="scaled")
-    assert claim_init(only_scaled, only_scaled[["arm", "init", "lam", "eta", "hidden", "seed"]].drop_duplicates()) == {
+    assert _init_claim(only_scaled) == {
         "details": "not testable: no cell run with the scaled init and another", "table": []}
-
-
-def _init_claim(*parts: pd.DataFrame) -> dict:
-    w = pd.concat(parts, ignore_index=True)
-    return claim_init(w, w[["arm", "init", "lam", "eta", "hidden", "seed"]].drop_duplicates())
 
 
 def test_claim4_reads_each_init_with_l2_its_target_size_at_equality_and_ties_as_no_lead():

@@ -140,10 +140,15 @@ def test_documented_mlflow_ui_command_binds_loopback():
 
 
 class FakeTracked:
-    """What finish_tracking talks to: an MLflow run that logs (or, with the store down, does not)."""
+    """What finish_tracking and RunRecords talk to: an MLflow run that logs (or, with the store down, does not)."""
+
+    run_id = "r1"
 
     def __init__(self, logged: bool):
         self.logged, self.calls = logged, []
+
+    def log_epoch(self, epoch: int, metrics: dict):
+        self.calls.append(("epoch", epoch, metrics))
 
     def log_artifact(self, path: Path):
         self.calls.append(("artifact", path.name, json.loads(path.read_text()) if path.suffix == ".json" else None))
@@ -189,15 +194,9 @@ def test_run_json_records_the_run_its_final_epoch_and_its_job(tmp_path, last_acc
     from decaylab.outputs import RunRecords, write_outputs
     from decaylab.spec import config_hash
 
-    class Tracked(FakeTracked):
-        run_id = "r1"
-
-        def log_epoch(self, epoch, metrics):
-            self.calls.append(("epoch", epoch, metrics))
-
     runs = [make_run(out=tmp_path / "a"), make_run(lam=2.0, out=tmp_path / "b")]
     job = make_job(tmp_path, runs, experiment="e1")
-    rec = RunRecords(job.runs[1], Tracked(logged=True))
+    rec = RunRecords(job.runs[1], FakeTracked(logged=True))
     names = [("net", "acc_validation"), ("net", "cost_train"), ("W1", "rms")]
     for epoch, cost in enumerate(costs):
         rec.add(epoch, names, np.array([0.5 if epoch < 2 else last_accuracy, cost, 1.0 / (epoch + 1)]))
@@ -246,14 +245,10 @@ def test_a_store_lost_while_the_run_ends_leaves_run_json_pending(tmp_path):
 def test_each_epoch_is_mirrored_to_mlflow_with_non_finite_values_as_nan(tmp_path):
     from decaylab.outputs import RunRecords
 
-    class Tracked(FakeTracked):
-        def log_epoch(self, epoch, metrics):
-            self.calls.append((epoch, metrics))
-
-    rec = RunRecords(make_run(out=tmp_path), Tracked(logged=True))
+    rec = RunRecords(make_run(out=tmp_path), FakeTracked(logged=True))
     rec.add(3, [("net", "cost_train"), ("W1", "rms"), ("W2", "rms")], np.array([0.5, math.inf, -math.inf]))
-    (epoch, logged), = rec.tracked.calls
-    assert epoch == 3 and logged["net/cost_train"] == 0.5
+    (call, epoch, logged), = rec.tracked.calls
+    assert (call, epoch) == ("epoch", 3) and logged["net/cost_train"] == 0.5
     assert math.isnan(logged["W1/rms"]) and math.isnan(logged["W2/rms"])
     assert rec.rows == [(3, "net", "cost_train", 0.5), (3, "W1", "rms", math.inf), (3, "W2", "rms", -math.inf)]
 
