@@ -249,7 +249,7 @@ def test_dead_pixel_control_is_the_largest_log_error_against_the_exact_factor():
     w["shrink_dead"] = np.exp(exact + 1e-3 * w.seed)  # seed 2 is off by 2e-3
     w.loc[w.epoch == 0, "shrink_dead"] = np.nan
     w2 = w.assign(layer="W2", shrink_dead=5.0)  # only W1 has dead pixels
-    tiny = w.assign(rms_dead=1e-16, shrink_dead=5.0)  # underflowed weights are left out
+    tiny = w.assign(rms_dead=1e-15, shrink_dead=5.0)  # weights at 1e-15 or below (underflowing) are left out
     control = claim_decay_rate(pd.concat([w, w2, tiny], ignore_index=True))["dead_pixel_max_log_error"]
     assert control == pytest.approx(2e-3, rel=1e-9)
     assert claim_decay_rate(fake_runs(epochs=5))["dead_pixel_max_log_error"] is None
@@ -596,3 +596,51 @@ def test_the_network_law_reads_its_interval_or_one_seeds_slope_and_the_magnitude
     (steep,) = tail_off_claim.network_law(tail_off_claim.network_plateaus(
         fake_network(prefactor=30.0, power=1.0, seeds=(0,), epochs=60)))
     assert not steep["form_holds"]
+
+
+
+@pytest.mark.parametrize("epochs", [1, 2, 3])
+def test_a_run_shorter_than_the_plateau_window_has_a_plateau_but_not_a_settled_one(epochs):
+    """The plateau is the median over the last PLATEAU_EPOCHS (3) trained epochs at least: a run of 1 or 2 gets the
+    median of what it has and is never settled, per layer and for the whole network, and claim 3 says so."""
+    flat = [w.assign(rms=0.5) for w in (fake_runs(widths=(10,), seeds=(0,), epochs=epochs),
+                                         fake_network(hidden=("10", "30"), seeds=(0,), epochs=epochs))]
+    for t in (tail_off(flat[0]), tail_off_claim.network_plateaus(flat[1])):
+        assert len(t) and t.plateau_rms.eq(0.5).all() and t.plateau_settled.eq(epochs >= 3).all()
+    claim = claim_tail_off(pd.concat(flat, ignore_index=True))
+    assert ("had not settled" in tail_off_claim.judge(claim)["answer"]) is (epochs < 3)
+
+
+def test_at_eta_lam_over_n_of_1_or_more_there_is_no_exact_factor_and_the_gap_is_infinite():
+    """At ηλ/n ≥ 1 one step zeroes or flips every weight: (1 - ηλ/n)^ceil(n/m) has no log, and the exponential's gap
+    to it is infinite, not an error."""
+    for eta in (1.0, 1.5):
+        (row,) = claim_decay_rate(fake_network(hidden=("10",), seeds=(0, 1), lam=10.0, n=10, m=10, eta=eta))["table"]
+        assert row["eta_lam_over_n"] == eta and row["exp_vs_exact_rel_gap"] == math.inf
+
+
+def test_a_rate_error_of_exactly_the_tolerance_holds(monkeypatch):
+    monkeypatch.setattr(decay_rate, "RATE_TOLERANCE", 1.0)
+    w = fake_runs(widths=(10,), epochs=5)
+    w.loc[w.epoch >= 1, "shrink"] = 1.0  # no shrink at all: the error against -ηλ/m is exactly 1
+    (row,) = claim_decay_rate(w)["table"]
+    assert row["rel_error"]["mean"] == 1.0 and row["holds"]
+
+
+def test_a_plateau_that_moved_by_exactly_the_settling_threshold_has_not_settled(monkeypatch):
+    """Settled means moved by less than SETTLED_LOG_CHANGE: a last epoch at exactly twice the window's first, with
+    the threshold log 2, is not settled, per layer and for the whole network."""
+    monkeypatch.setattr(tail_off_claim, "SETTLED_LOG_CHANGE", math.log(2))
+    layer, net = fake_runs(widths=(10,), seeds=(0,)), fake_network(hidden=("10",), seeds=(0,))
+    for w in (layer, net):
+        w.loc[w.epoch == 40, "rms"] *= 2  # the plateau is reached by epoch 33, where the window starts
+    assert not tail_off(layer).plateau_settled.any()
+    assert not tail_off_claim.network_plateaus(net).plateau_settled.any()
+
+
+def test_an_epoch_shrinking_at_exactly_half_the_predicted_rate_has_not_tailed_off():
+    """The tail-off epoch is the first whose log-shrink is below half of eta*lam/m (here 2 ln 2): shrinking by 1/2
+    (rate ln 2) is not below it, by 3/4 is."""
+    w = fake_runs(widths=(10,), seeds=(0,), epochs=5, eta=1.0, lam=2 * math.log(2), m=1)
+    w.loc[w.epoch >= 1, "shrink"] = [0.25, 0.5, 0.75, 0.75, 0.75]
+    assert tail_off(w).tail_epoch.tolist() == [3]

@@ -2,7 +2,8 @@
 to a size around 1/√n, where n is the total number of weights in the network".
 
 Measured on the whole network's weights (n_w = all of them): the RMS on its plateau (the median over the last
-PLATEAU_FRACTION of the epochs), counted only once settled (moving by less than SETTLED_LOG_CHANGE in log there).
+PLATEAU_FRACTION of the epochs, PLATEAU_EPOCHS at least), counted only once settled (moving by less than
+SETTLED_LOG_CHANGE in log there; a run shorter than its window has not).
 Across network sizes the log-log slope against n_w gives the form (1/sqrt(n) holds when the slope's 95 % interval
 contains -1/2) and plateau x sqrt(n_w) the magnitude (it holds within a factor AROUND of the claim's 1), judged
 apart, on the standard init (the claim's premise). The prefactor's dependence on lam/n and eta is fitted. Per
@@ -33,6 +34,7 @@ from decaylab.figures import (
 )
 
 PLATEAU_FRACTION = 0.2
+PLATEAU_EPOCHS = 3  # the fewest epochs a plateau is measured over
 
 
 SETTLED_LOG_CHANGE = 0.1  # a plateau has settled when the RMS moved by less than this (in log) over its epochs
@@ -41,27 +43,33 @@ SETTLED_LOG_CHANGE = 0.1  # a plateau has settled when the RMS moved by less tha
 AROUND = math.sqrt(10)  # "a size around 1/sqrt(n)": its prefactor within half an order of magnitude of 1
 
 
+def plateau(rms: pd.Series, epochs: int) -> tuple[float, bool]:
+    """A run's plateau from its trained epochs' RMS: the median over the last max(PLATEAU_EPOCHS, PLATEAU_FRACTION)
+    of its epochs, and whether it settled there; a run shorter than that has not."""
+    last = max(PLATEAU_EPOCHS, math.ceil(PLATEAU_FRACTION * epochs))
+    window = rms.iloc[-last:]
+    settled = len(window) == last and abs(math.log(window.iloc[-1] / window.iloc[0])) < SETTLED_LOG_CHANGE
+    return float(window.median()), bool(settled)
+
+
 def layer_plateaus(w: pd.DataFrame) -> pd.DataFrame:
     """Per run and weight layer: tail-off epoch and RMS there, plateau RMS and its ratio to 3 hypotheses."""
-    w = decaying(w, trained=False).sort_values("epoch")
+    w = decaying(w).sort_values("epoch")
     rows = []
     for key, g in w.groupby([*RUN_KEYS, *RUN_INFO, "layer", "n_in"]):
         info = dict(zip([*RUN_KEYS, *RUN_INFO, "layer"], key))
         n_in = int(key[-1])
-        trained = g[g.epoch >= 1]
-        rate = -np.log(trained["shrink"].to_numpy())
+        rate = -np.log(g["shrink"].to_numpy())
         predicted = info["eta"] * info["lam"] / info["m"]
         slow = np.nonzero(rate < predicted / 2)[0]
-        tail_epoch = int(trained.epoch.iloc[slow[0]]) if len(slow) else None
-        last = max(3, math.ceil(PLATEAU_FRACTION * info["epochs"]))
-        plateau = float(g.rms.iloc[-last:].median())
+        tail_epoch = int(g.epoch.iloc[slow[0]]) if len(slow) else None
+        rms, settled = plateau(g.rms, info["epochs"])
         rows.append({**info, "n_in": n_in, "tail_epoch": tail_epoch,
-                     "rms_at_tail": float(g[g.epoch == tail_epoch].rms.iloc[0]) if tail_epoch else None,
-                     "plateau_rms": plateau,
-                     "plateau_settled": bool(abs(math.log(g.rms.iloc[-1] / g.rms.iloc[-last])) < SETTLED_LOG_CHANGE),
-                     "ratio_inv_sqrt_nw": plateau * math.sqrt(info["n_w"]),
-                     "ratio_inv_nw": plateau * info["n_w"],
-                     "ratio_inv_sqrt_nin": plateau * math.sqrt(n_in)})
+                     "rms_at_tail": float(g.rms.iloc[slow[0]]) if tail_epoch else None,
+                     "plateau_rms": rms, "plateau_settled": settled,
+                     "ratio_inv_sqrt_nw": rms * math.sqrt(info["n_w"]),
+                     "ratio_inv_nw": rms * info["n_w"],
+                     "ratio_inv_sqrt_nin": rms * math.sqrt(n_in)})
     return pd.DataFrame(rows)
 
 
@@ -100,11 +108,9 @@ def network_plateaus(w: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for key, g in net.groupby([*RUN_KEYS, *RUN_INFO]):
         info = dict(zip([*RUN_KEYS, *RUN_INFO], key))
-        last = max(3, math.ceil(PLATEAU_FRACTION * info["epochs"]))
-        plateau = float(g.rms.iloc[-last:].median())
-        rows.append({**info, "lam_over_n": info["lam"] / info["n"], "plateau_rms": plateau,
-                     "plateau_settled": bool(abs(math.log(g.rms.iloc[-1] / g.rms.iloc[-last])) < SETTLED_LOG_CHANGE),
-                     "prefactor": plateau * math.sqrt(info["n_w"])})
+        rms, settled = plateau(g.rms, info["epochs"])
+        rows.append({**info, "lam_over_n": info["lam"] / info["n"], "plateau_rms": rms, "plateau_settled": settled,
+                     "prefactor": rms * math.sqrt(info["n_w"])})
     return pd.DataFrame(rows, columns=[*RUN_KEYS, *RUN_INFO, "lam_over_n", "plateau_rms", "plateau_settled",
                                        "prefactor"])
 
