@@ -75,7 +75,7 @@ def test_disk_full_while_writing_leaves_nothing_half_written(tmp_path, tracking,
 
     monkeypatch.setattr(pd.DataFrame, "to_parquet", full)
     out = tmp_path / "run"
-    with pytest.raises(OutputError, match="No space left on device"):
+    with pytest.raises(OutputError, match=rf"^cannot write {re.escape(str(out / METRICS))}: .*No space left on device"):
         run_job(make_job(tmp_path, [make_run("standard", 1.0, 0.5, 0, str(out))], epochs=1))
     assert list(out.iterdir()) == []
     assert _statuses(tracking) == ["FAILED"]

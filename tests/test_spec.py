@@ -54,12 +54,14 @@ BAD = {
     "zero eta": (lambda c: arm(c).update(eta=[0]), r"arms/main/eta/0: 0 is less than or equal to the minimum of 0"),
     "m below 1": (lambda c: c["studies"]["smoke"]["defaults"].update(m=0), r"defaults/m: 0 is less than"),
     "m above n": (lambda c: arm(c).update(m=601), r"arms/main/m: 601 exceeds the training-set size n=600"),
-    "epochs below 1": (lambda c: arm(c).update(epochs=0), r"arms/main/epochs: 0 is less than the minimum of 1"),
+    "epochs below 1": (lambda c: arm(c).update(epochs=0), r"arms/main/epochs: 0 is less than the minimum of 1$"),
     "empty grid": (lambda c: arm(c).update(lam=[]), r"arms/main/lam: \[\] should be non-empty"),
     "no arms": (lambda c: c["studies"]["smoke"].update(arms={}), r"studies/smoke/arms: \{\} should be non-empty"),
     "non-numeric value": (lambda c: arm(c).update(eta=["fast"]), r"arms/main/eta/0: 'fast' is not of type 'number'"),
     "width 0": (lambda c: arm(c).update(hidden=[[0]]), r"arms/main/hidden/0/0: 0 is less than the minimum of 1"),
     "unknown key": (lambda c: arm(c).update(lamda=[1]), r"arms/main: unknown key 'lamda' \(did you mean 'lam'\?\)"),
+    "unknown key in an arm named with X": (lambda c: c["studies"]["smoke"]["arms"].update(BOX={"lamb": [1]}),
+                                          r"key studies/smoke/arms/BOX: unknown key 'lamb' \(did you mean"),
     "decay factor <= 0": (lambda c: arm(c).update(lam=[1200]), r"arms/main/lam: eta \* lam must stay below n=600"),
     "train_size too big": (lambda c: arm(c).update(train_size=10**6),
                            r"train_size: 1000000 exceeds the 600 examples of synthetic's split"),
@@ -311,6 +313,8 @@ def test_a_job_files_book_reference_survives_and_may_be_left_out(tmp_path):
     assert Job.from_dict({**raw, "runs": [{k: v for k, v in raw["runs"][0].items() if k != "book"}]}) == job
     with pytest.raises(ConfigError, match="at least one run|runs"):
         Job.from_dict({k: v for k, v in raw.items() if k != "runs"})
+    with pytest.raises(ConfigError, match=r"^job \S+: dtype 'float16' is not float32 or float64$"):
+        replace(job, dtype="float16")
 
 
 @pytest.mark.parametrize("word,choices,hint", [("mnits", ["mnist", "mnist-5k"], " (did you mean 'mnist'?)"),

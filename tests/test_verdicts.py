@@ -170,6 +170,23 @@ def test_equivalence_needs_the_interval_inside_the_margin_not_zero_inside_the_in
     assert not equivalent([-0.009, -0.0095, -0.0098], init_comparison.SAME_ACCURACY)  # the lower side too
 
 
+def test_equivalence_from_two_seeds_and_at_the_margin_exactly():
+    """Two seeds are enough for the t-interval (one degree of freedom); a lead lying exactly on either margin, with
+    no spread, is not inside it (the margin is open)."""
+    assert equivalent([0.001, 0.0011], 0.01)
+    assert equivalent([0.0099, 0.0099], 0.01) and equivalent([-0.0099, -0.0099], 0.01)
+    assert not equivalent([0.01, 0.01], 0.01) and not equivalent([-0.01, -0.01], 0.01)
+
+
+@pytest.mark.parametrize("ratio,reachable", [(7.0, True), (7.7, True), (8.5, False)])
+def test_a_scaled_size_within_same_size_below_the_pure_decay_floor_is_reachable(ratio, reachable):
+    """Pure decay over 4 epochs at eta*lam/m = 0.5 stops at e^-2 = 0.135 of the standard init's RMS: a scaled init
+    1/7 of it lies above that floor, 1/7.7 below it by 4 % (within SAME_SIZE, 10 %), 1/8.5 below it by 13 %."""
+    assert init_comparison.SAME_SIZE == 0.10
+    (weights,) = _init_judge(_init_pair(0.06, 0.002, ratio))["weights_table"]
+    assert bool(weights["reachable"]) is reachable
+
+
 def test_claim4_contrasts_l2_with_the_same_setting_without_and_marks_unreachable_sizes():
     """The lead with L2 against the lead without (another arm, same eta, width, n, m, epochs, seed): the
     difference in differences; and a scaled init 20 times smaller than the standard one is out of reach of pure
