@@ -52,7 +52,8 @@ BAD = {
                                  r"Allowed keys: accelerator, dataset, "),
     "negative lambda": (lambda c: arm(c).update(lam=[-1]), r"arms/main/lam/0: -1 is less than the minimum of 0"),
     "zero eta": (lambda c: arm(c).update(eta=[0]), r"arms/main/eta/0: 0 is less than or equal to the minimum of 0"),
-    "m below 1": (lambda c: c["studies"]["smoke"]["defaults"].update(m=0), r"defaults/m: 0 is less than"),
+    "m below 1": (lambda c: c["studies"]["smoke"]["defaults"].update(m=0),
+                  r"defaults/m: 0 is less than the minimum of 1$"),  # no hint: m's description is not a pattern's
     "m above n": (lambda c: arm(c).update(m=601), r"arms/main/m: 601 exceeds the training-set size n=600"),
     "epochs below 1": (lambda c: arm(c).update(epochs=0), r"arms/main/epochs: 0 is less than the minimum of 1$"),
     "empty grid": (lambda c: arm(c).update(lam=[]), r"arms/main/lam: \[\] should be non-empty"),

@@ -151,7 +151,8 @@ def _claim(home: Claim, claim: dict) -> list[str]:
 
 
 DEFINED = {"DECAY_WINDOW": "decay_window", "SHARE_THRESHOLD": "decay_share", "RATE_TOLERANCE": "rate_tolerance",
-           "PLATEAU_FRACTION": "plateau_fraction", "SETTLED_LOG_CHANGE": "settled_log_change", "AROUND": "around",
+           "PLATEAU_FRACTION": "plateau_fraction", "PLATEAU_EPOCHS": "plateau_epochs",
+           "SETTLED_LOG_CHANGE": "settled_log_change", "AROUND": "around",
            "SAME_ACCURACY": "same_accuracy"}  # a name in a claim module's docstring: its threshold's key
 
 

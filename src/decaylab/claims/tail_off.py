@@ -393,4 +393,5 @@ CLAIM = Claim(
                 "right, where the study has several network sizes, each settled run's plateau RMS against n_w "
                 "(log-log) with the verdict's own fit per setting. Grey band: the claim, 1/sqrt(n_w)."),
     measure=lambda w, runs: claim_tail_off(w), judge=judge, draw=draw, tables=tables,
-    thresholds={"plateau_fraction": PLATEAU_FRACTION, "settled_log_change": SETTLED_LOG_CHANGE, "around": AROUND})
+    thresholds={"plateau_fraction": PLATEAU_FRACTION, "plateau_epochs": PLATEAU_EPOCHS,
+                "settled_log_change": SETTLED_LOG_CHANGE, "around": AROUND})
