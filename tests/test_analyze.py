@@ -644,3 +644,21 @@ def test_an_epoch_shrinking_at_exactly_half_the_predicted_rate_has_not_tailed_of
     w = fake_runs(widths=(10,), seeds=(0,), epochs=5, eta=1.0, lam=2 * math.log(2), m=1)
     w.loc[w.epoch >= 1, "shrink"] = [0.25, 0.5, 0.75, 0.75, 0.75]
     assert tail_off(w).tail_epoch.tolist() == [3]
+
+
+def test_a_setting_at_exactly_half_the_best_learned():
+    rows = [dict(arm="a", init="standard", lam=lam, eta=0.5, hidden="30", seed=s, epoch=e, layer="net",
+                 acc_validation=acc if e == 2 else 0.1)
+            for lam, acc in ((1.0, 0.75), (10.0, 0.375)) for s in range(3) for e in range(3)]
+    assert analyze.LEARNED_FRACTION == 0.5 and analyze.did_not_learn(pd.DataFrame(rows)).empty
+
+
+def test_the_network_displacement_is_not_measured_where_a_layers_is_not():
+    """The whole network's displacements are its layers' in quadrature: a layer without one (NaN over the first
+    phase) leaves the network's strong reading unjudged rather than judged on the other layers."""
+    w1 = fake_runs(widths=(10,), epochs=5)
+    w2 = w1.assign(layer="W2")
+    w2.loc[w2.epoch.between(1, 2), "disp_grad"] = np.nan  # the first phase: epochs 1-2 at eta*lam/m = 0.5
+    table = {r["layer"]: r for r in claim_dominance(pd.concat([w1, w2], ignore_index=True))["table"]}
+    assert table["W1"]["strong_reading_holds"] is True
+    assert table["W2"]["strong_reading_holds"] is None and table["net"]["strong_reading_holds"] is None
