@@ -7,6 +7,7 @@ import os
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from decaylab.claims import CLAIM_TITLES, CLAIMS
@@ -188,6 +189,36 @@ def test_an_untestable_claims_figure_says_why_wrapped_on_a_bare_canvas(tmp_path,
     assert (out_dir, name, ax.axison) == (tmp_path, "tail_off", False)
     assert text.get_text() == "Not testable here: one network size" and text.get_wrap()
     assert (text.get_position(), text.get_ha(), text.get_va()) == ((0.5, 0.5), "center", "center")
+
+
+def test_a_figure_is_saved_at_110_dpi_into_new_folders_and_closed_alone(tmp_path):
+    """_save makes the figure folder with its parents, writes each format (the PNG at 110 dpi) and closes its own
+    figure, not whichever is current."""
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    from decaylab import figures
+
+    fig, other = plt.figure(figsize=(2, 1)), plt.figure(figsize=(2, 1))  # the other is current
+    figures._save(fig, tmp_path / "a" / "b", "f")
+    assert sorted(p.name for p in (tmp_path / "a" / "b").iterdir()) == [f"f.{ext}" for ext in sorted(figures.FORMATS)]
+    assert [round(v) for v in Image.open(tmp_path / "a" / "b" / "f.png").info["dpi"]] == [110, 110]
+    assert plt.fignum_exists(other.number) and not plt.fignum_exists(fig.number)
+    plt.close(other)
+
+
+def test_one_mean_over_fewer_than_three_seeds_is_crossed_and_reported():
+    import matplotlib.pyplot as plt
+
+    from decaylab import figures
+
+    d = pd.DataFrame({"init": "standard", "λ": "5", "epoch": [1, 1, 1, 2, 2],
+                      "y": [0.1, 0.2, 0.3, 0.4, 0.5], "seed": [0, 1, 2, 0, 1]})  # epoch 2: two seeds
+    fig, ax = plt.subplots()
+    assert figures.mark_few_seeds(ax, d, "epoch", "y") and len(ax.collections) == 1
+    assert ax.collections[0].get_offsets().tolist() == [[2.0, 0.45]]
+    assert not figures.mark_few_seeds(ax, d[d.epoch == 1], "epoch", "y")
+    plt.close(fig)
 
 
 def test_a_copy_is_byte_for_byte_and_leaves_no_temporary(tmp_path):

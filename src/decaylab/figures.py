@@ -80,7 +80,7 @@ def _order(d: pd.DataFrame) -> list[str]:
 DASHES = ["", (4, 2), (1, 1.5), (6, 2, 1, 2), (2, 4), (8, 3)]  # line style: lambda, in increasing order
 
 
-def _faceted(d: pd.DataFrame, x: str, y: str, **kwargs):
+def _faceted(d: pd.DataFrame, x: str, y: str):
     """The house layout: colour the init, line style lambda, a column per layer (the whole network last), a row per
     other setting; mean over seeds with a 95 % band where 3 seeds or more remain."""
     d, order, _ = _lam(d)
@@ -89,7 +89,7 @@ def _faceted(d: pd.DataFrame, x: str, y: str, **kwargs):
     g = sns.relplot(d, x=x, y=y, hue="init", hue_order=_inits(d), palette=INIT_PALETTE, style="λ", style_order=order,
                     dashes=dict(zip(order, DASHES)), row="setting", row_order=_order(d), col="layer",
                     col_order=layers, kind="line", errorbar=t_band, height=2.3, aspect=1.35,
-                    facet_kws={"margin_titles": True}, **kwargs)
+                    facet_kws={"margin_titles": True})
     g.set_titles(row_template="{row_name}", col_template="{col_name}")
     for column, layer in zip(g.axes.T, layers):
         for ax in column:  # a deeper network's layer, in a row of shallower ones: no empty panel
@@ -115,12 +115,13 @@ def mark_few_seeds(ax, d: pd.DataFrame, x: str, y: str) -> bool:
 FEW_SEEDS_HANDLE = (plt.Line2D([], [], color="grey", marker="x", ls=""), f"mean of < {FEW_SEEDS} seeds (no band)")
 
 
-def _reference(ax, horizontal: float | None = None, vertical: float | None = None, label: str = "") -> None:
-    """A reference the verdict uses (a threshold, a window's end): thin red, unlike any data line, labelled."""
+def _reference(ax, horizontal: float | None = None, vertical: float | None = None) -> None:
+    """A reference the verdict uses (a threshold, a window's end): thin red, unlike any data line (the legend names
+    it)."""
     if horizontal is not None:
-        ax.axhline(horizontal, color="tab:red", lw=0.9, ls=(0, (6, 2)), label=label)
+        ax.axhline(horizontal, color="tab:red", lw=0.9, ls=(0, (6, 2)))
     if vertical is not None:
-        ax.axvline(vertical, color="tab:red", lw=0.9, ls=(0, (2, 2)), label=label)
+        ax.axvline(vertical, color="tab:red", lw=0.9, ls=(0, (2, 2)))
 
 
 def _finish(g, title: str, extra: list) -> None:
@@ -128,7 +129,7 @@ def _finish(g, title: str, extra: list) -> None:
     handles = [h for h in g.legend.legend_handles]
     labels = [t.get_text() for t in g.legend.texts]
     g.legend.remove()
-    if getattr(g, "few_seeds", False):
+    if g.few_seeds:
         extra = [*extra, FEW_SEEDS_HANDLE]
     for handle, label in extra:
         handles.append(handle)
