@@ -662,3 +662,8 @@ def test_the_network_displacement_is_not_measured_where_a_layers_is_not():
     table = {r["layer"]: r for r in claim_dominance(pd.concat([w1, w2], ignore_index=True))["table"]}
     assert table["W1"]["strong_reading_holds"] is True
     assert table["W2"]["strong_reading_holds"] is None and table["net"]["strong_reading_holds"] is None
+
+
+def test_one_seed_gives_each_setting_its_window_and_resolution():
+    (row, *_) = claim_dominance(fake_runs(widths=(10,), seeds=(0,), epochs=5))["table"]
+    assert (row["window_epochs"], row["resolved"], row["decay_share"]["seeds"]) == (2.0, True, 1)

@@ -221,6 +221,16 @@ def test_one_mean_over_fewer_than_three_seeds_is_crossed_and_reported():
     plt.close(fig)
 
 
+def test_a_setting_is_labelled_by_what_tells_it_apart_and_by_its_arm_where_nothing_else_does():
+    from decaylab import figures
+
+    d = pd.DataFrame({"arm": ["small", "large"], "eta": 0.5, "hidden": "30", "lam": 5.0, "init": "standard"})
+    assert figures._setting(d).tolist() == ["small", "large"]  # the same eta, width and lambda: say n differs
+    assert figures._setting(d.assign(eta=[0.5, 0.1])).tolist() == ["η=0.5", "η=0.1"]
+    assert figures._setting(d.assign(arm="main", hidden=["30", "100"])).tolist() == ["h=30", "h=100"]
+    assert figures._setting(d.iloc[:1]).tolist() == [""]
+
+
 def test_a_copy_is_byte_for_byte_and_leaves_no_temporary(tmp_path):
     from decaylab.atomic import copy_file
 
