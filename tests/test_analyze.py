@@ -667,3 +667,14 @@ def test_the_network_displacement_is_not_measured_where_a_layers_is_not():
 def test_one_seed_gives_each_setting_its_window_and_resolution():
     (row, *_) = claim_dominance(fake_runs(widths=(10,), seeds=(0,), epochs=5))["table"]
     assert (row["window_epochs"], row["resolved"], row["decay_share"]["seeds"]) == (2.0, True, 1)
+
+
+def test_the_tail_off_figure_dashes_four_lam_over_n_apart_and_a_fifth_solid_again(tmp_path, monkeypatch):
+    drawn = []
+    monkeypatch.setattr(tail_off_claim, "_save", lambda fig, out_dir, name: drawn.append(fig))
+    lams = (10.0, 20.0, 40.0, 100.0, 200.0)  # lam/n 0.01 ... 0.2
+    tail_off_claim.draw(pd.concat([fake_network(prefactor=lam / 10, lam=lam) for lam in lams]), tmp_path)
+    fits = {line.get_label().split(":")[0]: line.get_linestyle() for line in drawn.pop().axes[1].lines
+            if line.get_label().startswith("fit")}
+    assert [fits[f"fit, standard, λ/n={lam / 1000:g}"] for lam in lams] == ["-", "--", ":", "-.", "-"]
+    plt.close("all")

@@ -138,6 +138,9 @@ def test_a_dataset_keeps_its_own_folders_seeds_and_book_arms():
     assert set(skipped) == {"full-noreg", "full-l2", "init-h30", "init-h100", "init-h30-noreg", "init-h100-noreg",
                             "wide"}
     assert "n=50,000" in skipped["full-l2"] and "3,000" in skipped["full-l2"]
+    arms = config["studies"]["book"]["arms"]
+    config["studies"]["book"]["arms"] = dict(reversed(arms.items()))  # skipped arms first: the others still run
+    assert {r.arm for r in runs(config)} == {"small-noreg", "small-l2"}
     mnist = load_config(ROOT / "config" / "config.yaml", {"study": "book"})
     assert skipped_arms(mnist) == {} and {r.seed for r in runs(mnist)} == {0, 1, 2, 3, 4}
     assert not {r.out for r in runs(mnist)} & {r.out for r in digits}

@@ -294,3 +294,22 @@ def test_the_init_figure_marks_means_of_few_seeds_logs_time_past_60_epochs_and_n
         assert [ax.get_xscale() for ax in fig.axes] == [xscale, xscale]
         assert FEW_SEEDS_HANDLE[1] in [t.get_text() for t in fig.legends[0].get_texts()]
         plt.close(fig)
+
+
+def test_the_init_figure_marks_few_seeds_where_either_panel_has_them(tmp_path, monkeypatch):
+    """Three seeds everywhere: no cross in the legend; an epoch whose accuracy (or weights) one seed alone has: it
+    is there."""
+    import matplotlib.pyplot as plt
+
+    from decaylab.figures import FEW_SEEDS_HANDLE
+
+    drawn = []
+    monkeypatch.setattr(init_comparison, "_save", lambda fig, out_dir, name: drawn.append(fig))
+    w = _init_pair(0.06, 0.002, 1.0)
+    one_seeds_accuracy = pd.concat([w, w[(w.layer == "net") & (w.seed == 0) & (w.epoch == 1)].assign(epoch=2)])
+    one_seeds_weights = w[~((w.layer == "W1") & (w.seed > 0) & (w.epoch == 2))]
+    for case, shown in ((w, False), (one_seeds_accuracy, True), (one_seeds_weights, True)):
+        init_comparison.draw(case, tmp_path)
+        fig = drawn.pop()
+        assert (FEW_SEEDS_HANDLE[1] in [t.get_text() for t in fig.legends[0].get_texts()]) is shown
+        plt.close(fig)
