@@ -100,8 +100,10 @@ def main(date: str, took: str) -> None:
     for reason, items in sorted(by_reason.items(), key=lambda kv: -len(kv[1])):
         lines += [f"### {reason} ({len(items)})", "", *items, ""]
     (ROOT / "docs/mutation.md").write_text("\n".join(lines))
+    stale = sorted(n for n in reasons["mutants"] if found.get(n) not in ("survived", "no tests"))
     print(f"{killed}/{len(found)} killed ({killed / len(found):.1%}), {run} run; "
-          f"{len(by_reason.get('UNREVIEWED', []))} not killed and unreviewed")
+          f"{len(by_reason.get('UNREVIEWED', []))} not killed and unreviewed"
+          + (f"; named reasons for mutants killed or gone (delete them): {', '.join(stale)}" if stale else ""))
 
 
 if __name__ == "__main__":
