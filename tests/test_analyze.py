@@ -678,3 +678,14 @@ def test_the_tail_off_figure_dashes_four_lam_over_n_apart_and_a_fifth_solid_agai
             if line.get_label().startswith("fit")}
     assert [fits[f"fit, standard, λ/n={lam / 1000:g}"] for lam in lams] == ["-", "--", ":", "-.", "-"]
     plt.close("all")
+
+
+def test_weights_that_reached_zero_have_no_settled_plateau_and_break_nothing():
+    """A collapsed run whose weights underflow to exactly 0 inside the plateau window: not settled (no log of 0)."""
+    layer, net = fake_runs(widths=(10,), seeds=(0,), epochs=10), fake_network(hidden=("10",), seeds=(0,), epochs=10)
+    for w in (layer, net):
+        w.loc[w.epoch >= 9, "rms"] = 0.0
+    layer.loc[layer.epoch >= 9, "shrink"] = 0.0
+    with np.errstate(divide="ignore"):
+        assert not tail_off(layer).plateau_settled.any()
+    assert not tail_off_claim.network_plateaus(net).plateau_settled.any()

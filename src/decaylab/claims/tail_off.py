@@ -44,11 +44,13 @@ AROUND = math.sqrt(10)  # "a size around 1/sqrt(n)": its prefactor within half a
 
 
 def plateau(rms: pd.Series, epochs: int) -> tuple[float, bool]:
-    """A run's plateau from its trained epochs' RMS: the median over the last max(PLATEAU_EPOCHS, PLATEAU_FRACTION)
-    of its epochs, and whether it settled there; a run shorter than that has not."""
+    """A run's plateau from its trained epochs' RMS: the median over its last PLATEAU_FRACTION x epochs
+    (PLATEAU_EPOCHS at least), and whether it settled there; a run shorter than that has not, nor one whose weights
+    reached zero there (collapsed)."""
     last = max(PLATEAU_EPOCHS, math.ceil(PLATEAU_FRACTION * epochs))
     window = rms.iloc[-last:]
-    settled = len(window) == last and abs(math.log(window.iloc[-1] / window.iloc[0])) < SETTLED_LOG_CHANGE
+    first, end = window.iloc[0], window.iloc[-1]
+    settled = len(window) == last and first > 0 and end > 0 and abs(math.log(end / first)) < SETTLED_LOG_CHANGE
     return float(window.median()), bool(settled)
 
 
