@@ -20,6 +20,7 @@ from mutmut.stats import status_by_exit_code
 
 ROOT = Path(__file__).resolve().parents[1]
 KILLED = {"killed", "timeout", "caught by type check"}
+ALIVE = ("survived", "no tests")  # the mutants a reason must cover
 
 
 def results() -> dict[str, str]:
@@ -91,7 +92,7 @@ def main(date: str, took: str) -> None:
                      f"{c['no tests']} | {c['not checked']} |")
     lines += ["", "## Mutants not killed, each with its change and reason", ""]
     by_reason = defaultdict(list)
-    for name in sorted(n for n, s in found.items() if s in ("survived", "no tests")):
+    for name in sorted(n for n, s in found.items() if s in ALIVE):
         change = changed.get(name, "?")
         reason = reasons["mutants"].get(name) or (reasons["wording"] if is_wording(change) else None) or next(
             (why for kind, why in reasons["kinds"].items() if re.search(kind, change)), "UNREVIEWED")
@@ -100,7 +101,7 @@ def main(date: str, took: str) -> None:
     for reason, items in sorted(by_reason.items(), key=lambda kv: -len(kv[1])):
         lines += [f"### {reason} ({len(items)})", "", *items, ""]
     (ROOT / "docs/mutation.md").write_text("\n".join(lines))
-    stale = sorted(n for n in reasons["mutants"] if found.get(n) not in ("survived", "no tests"))
+    stale = sorted(n for n in reasons["mutants"] if found.get(n) not in ALIVE)
     print(f"{killed}/{len(found)} killed ({killed / len(found):.1%}), {run} run; "
           f"{len(by_reason.get('UNREVIEWED', []))} not killed and unreviewed"
           + (f"; named reasons for mutants killed or gone (delete them): {', '.join(stale)}" if stale else ""))

@@ -44,6 +44,7 @@ def _init_claim(*parts: pd.DataFrame) -> dict:
     w = pd.concat(parts, ignore_index=True)
     return claim_init(w, w[["arm", "init", "lam", "eta", "hidden", "seed"]].drop_duplicates())
 
+
 def test_tail_off_epoch_and_plateau_are_found():
     t = tail_off(fake_runs())
     assert (t.plateau_settled).all()
@@ -596,7 +597,6 @@ def test_the_network_law_reads_its_interval_or_one_seeds_slope_and_the_magnitude
     (steep,) = tail_off_claim.network_law(tail_off_claim.network_plateaus(
         fake_network(prefactor=30.0, power=1.0, seeds=(0,), epochs=60)))
     assert not steep["form_holds"]
-
 
 
 @pytest.mark.parametrize("epochs", [1, 2, 3])
